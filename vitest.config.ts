@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    // Integration tests bind real ports and spawn processes: keep the 2-core CI machine unloaded.
+    maxWorkers: 2,
+  },
+});
