@@ -1,0 +1,125 @@
+/**
+ * Model catalogue of the LM Studio emulator: the "downloaded" models and the info objects
+ * (SDK 2.0.0 superset, see /work/shared/lmstudio-protocol.md section 3.7) built from them.
+ */
+
+export interface CatalogueModel {
+  modelKey: string;
+  type?: "llm" | "embedding"; // default "llm"
+  displayName?: string;
+  publisher?: string;
+  architecture?: string;
+  paramsString?: string;
+  vision?: boolean;
+  trainedForToolUse?: boolean;
+  maxContextLength?: number;
+  sizeBytes?: number;
+}
+
+export type ModelType = "llm" | "embedding";
+
+/** A catalogue entry with every field resolved, plus its precomputed ModelInfo. */
+export interface ResolvedModel {
+  modelKey: string;
+  type: ModelType;
+  path: string;
+  vision: boolean;
+  maxContextLength: number;
+  defaultContextLength: number;
+  /** ModelInfo as sent over the wire (LLMInfo or EmbeddingModelInfo). */
+  info: Record<string, unknown>;
+}
+
+export const DEFAULT_CATALOGUE: readonly CatalogueModel[] = [
+  {
+    modelKey: "qwen/qwen3-4b-2507",
+    type: "llm",
+    displayName: "Qwen3 4B Instruct 2507",
+    publisher: "qwen",
+    architecture: "qwen3",
+    paramsString: "4B",
+    vision: false,
+    trainedForToolUse: true,
+    maxContextLength: 262144,
+    sizeBytes: 2_497_280_000,
+  },
+  {
+    modelKey: "qwen3-vl-4b-instruct",
+    type: "llm",
+    displayName: "Qwen3 VL 4B Instruct",
+    publisher: "lmstudio-community",
+    architecture: "qwen3vl",
+    paramsString: "4B",
+    vision: true,
+    trainedForToolUse: true,
+    maxContextLength: 262144,
+    sizeBytes: 3_330_000_000,
+  },
+  {
+    modelKey: "google/gemma-3-1b",
+    type: "llm",
+    displayName: "Gemma 3 1B",
+    publisher: "google",
+    architecture: "gemma3",
+    paramsString: "1B",
+    vision: false,
+    trainedForToolUse: false,
+    maxContextLength: 32768,
+    sizeBytes: 720_425_472,
+  },
+  {
+    modelKey: "text-embedding-nomic-embed-text-v1.5",
+    type: "embedding",
+    displayName: "Nomic Embed Text v1.5",
+    publisher: "nomic-ai",
+    architecture: "nomic-bert",
+    paramsString: "137M",
+    maxContextLength: 2048,
+    sizeBytes: 84_106_624,
+  },
+];
+
+function titleCase(s: string): string {
+  return s
+    .split(/[-_]/)
+    .filter((p) => p.length > 0)
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join(" ");
+}
+
+export function resolveModel(m: CatalogueModel): ResolvedModel {
+  const type: ModelType = m.type ?? "llm";
+  const slash = m.modelKey.indexOf("/");
+  const base = slash >= 0 ? m.modelKey.slice(slash + 1) : m.modelKey;
+  const publisher = m.publisher ?? (slash >= 0 ? m.modelKey.slice(0, slash) : "lmstudio-community");
+  const path = `${publisher}/${base}-GGUF/${base}-Q4_K_M.gguf`;
+  const maxContextLength = m.maxContextLength ?? (type === "llm" ? 32768 : 2048);
+  const info: Record<string, unknown> = {
+    type,
+    modelKey: m.modelKey,
+    format: "gguf",
+    displayName: m.displayName ?? titleCase(base),
+    publisher,
+    path,
+    sizeBytes: m.sizeBytes ?? 1_000_000_000,
+    indexedModelIdentifier: path,
+    deviceIdentifier: null,
+    paramsString: m.paramsString ?? "1B",
+    architecture: m.architecture ?? "llama",
+    quantization: { name: "Q4_K_M", bits: 4 },
+    maxContextLength,
+  };
+  if (type === "llm") {
+    info.vision = m.vision ?? false;
+    info.trainedForToolUse = m.trainedForToolUse ?? false;
+  }
+  return {
+    modelKey: m.modelKey,
+    type,
+    path,
+    vision: type === "llm" && (m.vision ?? false),
+    maxContextLength,
+    defaultContextLength: Math.min(4096, maxContextLength),
+    info,
+  };
+}

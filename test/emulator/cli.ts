@@ -1,0 +1,73 @@
+/**
+ * Runs the LM Studio emulator on its own:
+ *   node test/emulator/cli.ts [--port 1234] [--jit] [--chunk-delay-ms N] [--first-chunk-delay-ms N]
+ *                             [--load-ms N] [--load-steps N] [--tokens-per-chunk N] [--preload key1,key2]
+ */
+import { parseArgs } from "node:util";
+import { LmStudioEmulator } from "./emulator.ts";
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string", default: "1234" },
+    jit: { type: "boolean", default: false },
+    "chunk-delay-ms": { type: "string" },
+    "first-chunk-delay-ms": { type: "string" },
+    "load-ms": { type: "string" },
+    "load-steps": { type: "string" },
+    "tokens-per-chunk": { type: "string" },
+    preload: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (values.help) {
+  console.log(
+    "usage: node test/emulator/cli.ts [--port 1234] [--jit] [--chunk-delay-ms N] [--first-chunk-delay-ms N]\n" +
+      "                                 [--load-ms N] [--load-steps N] [--tokens-per-chunk N] [--preload k1,k2]",
+  );
+  process.exit(0);
+}
+
+function num(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
+  return n;
+}
+
+const emu = await LmStudioEmulator.start({
+  port: num(values.port) ?? 1234,
+  jit: values.jit,
+  chunkDelayMs: num(values["chunk-delay-ms"]),
+  firstChunkDelayMs: num(values["first-chunk-delay-ms"]),
+  loadTimeMs: num(values["load-ms"]),
+  loadSteps: num(values["load-steps"]),
+  tokensPerChunk: num(values["tokens-per-chunk"]),
+  preload: values.preload
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== ""),
+  // a long-running emulator (benchmarks) must not grow without bound
+  maxChatRecords: 10_000,
+});
+
+console.log(`LM Studio emulator listening
+  HTTP (OpenAI-compatible): ${emu.openaiBaseUrl}
+  SDK websocket baseUrl:    ${emu.wsUrl}
+  greeting:                 ${emu.httpUrl}/lmstudio-greeting
+  JIT: ${values.jit ? "on" : "off"}; loaded: ${
+    emu
+      .loaded()
+      .map((l) => l.identifier)
+      .join(", ") || "(none)"
+  }`);
+
+let stopping = false;
+const shutdown = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping (${emu.chats.length} chats, ${emu.loads.length} loads recorded)`);
+  void emu.stop().then(() => process.exit(0));
+};
+process.on("SIGINT", () => shutdown("SIGINT"));
+process.on("SIGTERM", () => shutdown("SIGTERM"));
