@@ -1,0 +1,90 @@
+/**
+ * Image checks done before anything reaches LM Studio: the declared type is one we accept, the
+ * payload is real base64, it decodes to bytes of that type (magic number), and it is not too big.
+ */
+
+export const IMAGE_MIME_TYPES = ["image/jpeg", "image/png", "image/webp"] as const;
+export type ImageMimeType = (typeof IMAGE_MIME_TYPES)[number];
+
+const DATA_URL = /^data:([^;,]*)(?:;[^,]*)?;base64,/i;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export interface SplitImage {
+  /** The mime type named by a `data:` prefix, if the payload had one. */
+  prefixMime: string | undefined;
+  payload: string;
+}
+
+/** Accepts raw base64 or a full `data:<mime>;base64,<payload>` URL. */
+export function splitDataUrl(data: string): SplitImage {
+  const m = DATA_URL.exec(data);
+  if (!m) return { prefixMime: undefined, payload: data };
+  return { prefixMime: (m[1] ?? "").toLowerCase(), payload: data.slice(m[0].length) };
+}
+
+export function decodedLength(payload: string): number {
+  const padding = payload.endsWith("==") ? 2 : payload.endsWith("=") ? 1 : 0;
+  return Math.floor((payload.length * 3) / 4) - padding;
+}
+
+function sniffMime(head: Buffer): ImageMimeType | undefined {
+  if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return "image/jpeg";
+  if (
+    head.length >= 8 &&
+    head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+  )
+    return "image/png";
+  if (
+    head.length >= 12 &&
+    head.toString("latin1", 0, 4) === "RIFF" &&
+    head.toString("latin1", 8, 12) === "WEBP"
+  )
+    return "image/webp";
+  return undefined;
+}
+
+export type ImageProblem =
+  | { kind: "mime"; message: string }
+  | { kind: "base64"; message: string }
+  | { kind: "too_large"; message: string }
+  | { kind: "mismatch"; message: string };
+
+export function checkImage(data: string, mimeType: string, maxBytes: number): ImageProblem | undefined {
+  const mime = mimeType.toLowerCase();
+  if (!(IMAGE_MIME_TYPES as readonly string[]).includes(mime)) {
+    return {
+      kind: "mime",
+      message: `Unsupported image type "${mimeType}": use one of ${IMAGE_MIME_TYPES.join(", ")}`,
+    };
+  }
+  const { prefixMime, payload } = splitDataUrl(data);
+  if (prefixMime !== undefined && prefixMime !== mime) {
+    return { kind: "mismatch", message: `The data URL says "${prefixMime}" but mime_type is "${mimeType}"` };
+  }
+  if (payload.length === 0 || payload.length % 4 !== 0 || !BASE64.test(payload)) {
+    return {
+      kind: "base64",
+      message: "Image data is not valid base64 (standard alphabet, padded, no whitespace)",
+    };
+  }
+  const size = decodedLength(payload);
+  if (size > maxBytes) {
+    return {
+      kind: "too_large",
+      message: `Image is ${size} bytes decoded; the limit is ${maxBytes} bytes (MAX_IMAGE_BYTES)`,
+    };
+  }
+  const sniffed = sniffMime(Buffer.from(payload.slice(0, 16), "base64"));
+  if (sniffed !== mime) {
+    return {
+      kind: "mismatch",
+      message: sniffed
+        ? `Image bytes are ${sniffed} but mime_type says "${mimeType}"`
+        : `Image bytes are not a ${mimeType.replace("image/", "").toUpperCase()} image`,
+    };
+  }
+  return undefined;
+}
+
+export const toDataUrl = (data: string, mimeType: string): string =>
+  `data:${mimeType.toLowerCase()};base64,${splitDataUrl(data).payload}`;

@@ -1,0 +1,22 @@
+import type { ServerResponse } from "node:http";
+
+/** One NDJSON line. JSON.stringify never emits a raw newline, so one object is always one line. */
+export const ndjsonLine = (value: unknown): string => `${JSON.stringify(value)}\n`;
+
+/**
+ * Writes one line and, when the client reads slower than we produce, waits until it drained (or
+ * went away), so a slow reader holds back the upstream instead of growing our memory.
+ */
+export function writeLine(res: ServerResponse, value: unknown): Promise<void> | undefined {
+  if (res.writableEnded || res.destroyed) return undefined;
+  if (res.write(ndjsonLine(value))) return undefined;
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}

@@ -1,0 +1,163 @@
+import { existsSync, readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
+import { z } from "zod";
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+  .transform((v) => v.replace(/\/+$/, ""));
+
+const wsUrl = z
+  .url({ protocol: /^wss?$/, error: "must be a ws:// or wss:// URL" })
+  .transform((v) => v.replace(/\/+$/, ""));
+
+const list = z.string().transform((v) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
+
+/** Every setting the service reads, with its default. The names are the environment variables. */
+export const envSchema = z.object({
+  OPENAI_BASE_URL: httpUrl.default("http://localhost:1234/v1"),
+  OPENAI_API_KEY: z.string().min(1).default("lm-studio"),
+  LMSTUDIO_BASE_URL: wsUrl.optional(),
+  LMSTUDIO_API_TOKEN: z.string().min(1).optional(),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: int(0, 65535).default(8000),
+  CORS_ORIGINS: list.default(["*"]),
+  DEFAULT_REGULAR_MODEL: z.string().min(1).default("qwen/qwen3-4b-2507"),
+  DEFAULT_VISION_MODEL: z.string().min(1).default("qwen3-vl-4b-instruct"),
+  MAX_IMAGE_BYTES: int(1).default(20 * 1024 * 1024),
+  MAX_BODY_BYTES: int(1024).default(64 * 1024 * 1024),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  API_KEYS: list.default([]),
+  AUTO_LOAD: bool.default(true),
+  AUTO_LOAD_EXCLUSIVE: bool.default(false),
+  MODEL_TTL_SECONDS: int(1).optional(),
+  MAX_CONCURRENT_CHATS: int(1).default(64),
+  MAX_QUEUED_CHATS: int(0).default(256),
+  QUEUE_TIMEOUT_MS: int(1).default(30_000),
+  CONNECT_TIMEOUT_MS: int(1).default(5_000),
+  FIRST_TOKEN_TIMEOUT_MS: int(1).default(120_000),
+  CHUNK_TIMEOUT_MS: int(1).default(60_000),
+  SDK_TIMEOUT_MS: int(1).default(10_000),
+  LOAD_TIMEOUT_MS: int(1).default(600_000),
+  SHUTDOWN_GRACE_MS: int(0).default(10_000),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  openaiBaseUrl: string;
+  openaiApiKey: string;
+  lmstudioBaseUrl: string;
+  lmstudioApiToken: string | undefined;
+  host: string;
+  port: number;
+  corsOrigins: string[];
+  defaultRegularModel: string;
+  defaultVisionModel: string;
+  maxImageBytes: number;
+  maxBodyBytes: number;
+  logLevel: string;
+  apiKeys: string[];
+  autoLoad: boolean;
+  autoLoadExclusive: boolean;
+  modelTtlSeconds: number | undefined;
+  maxConcurrentChats: number;
+  maxQueuedChats: number;
+  queueTimeoutMs: number;
+  connectTimeoutMs: number;
+  firstTokenTimeoutMs: number;
+  chunkTimeoutMs: number;
+  sdkTimeoutMs: number;
+  loadTimeoutMs: number;
+  shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** LM Studio serves the SDK websocket on the same host and port as its OpenAI-compatible API. */
+export function deriveLmStudioWsUrl(openaiBaseUrl: string): string {
+  const url = new URL(openaiBaseUrl);
+  const protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return `${protocol}//${url.host}`;
+}
+
+/**
+ * Reads `.env` (when present) under the real environment: a variable set in the environment wins,
+ * as with FastAPI's pydantic settings. Empty values count as unset.
+ */
+export function readEnv(envFile = ".env", env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const fromFile = existsSync(envFile) ? parseEnv(readFileSync(envFile, "utf8")) : {};
+  const merged: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...fromFile, ...env })) {
+    if (value !== undefined && value !== "") merged[key] = value;
+  }
+  return merged;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = readEnv()): Config {
+  const known = Object.fromEntries(
+    Object.keys(envSchema.shape).flatMap((key) => {
+      const value = env[key];
+      return value === undefined || value === "" ? [] : [[key, value]];
+    }),
+  );
+  const parsed = envSchema.safeParse(known);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0] ?? "?");
+        return `${key}=${JSON.stringify(known[key])}: ${issue.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    openaiBaseUrl: e.OPENAI_BASE_URL,
+    openaiApiKey: e.OPENAI_API_KEY,
+    lmstudioBaseUrl: e.LMSTUDIO_BASE_URL ?? deriveLmStudioWsUrl(e.OPENAI_BASE_URL),
+    lmstudioApiToken: e.LMSTUDIO_API_TOKEN,
+    host: e.HOST,
+    port: e.PORT,
+    corsOrigins: e.CORS_ORIGINS,
+    defaultRegularModel: e.DEFAULT_REGULAR_MODEL,
+    defaultVisionModel: e.DEFAULT_VISION_MODEL,
+    maxImageBytes: e.MAX_IMAGE_BYTES,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    logLevel: e.LOG_LEVEL,
+    apiKeys: e.API_KEYS,
+    autoLoad: e.AUTO_LOAD,
+    autoLoadExclusive: e.AUTO_LOAD_EXCLUSIVE,
+    modelTtlSeconds: e.MODEL_TTL_SECONDS,
+    maxConcurrentChats: e.MAX_CONCURRENT_CHATS,
+    maxQueuedChats: e.MAX_QUEUED_CHATS,
+    queueTimeoutMs: e.QUEUE_TIMEOUT_MS,
+    connectTimeoutMs: e.CONNECT_TIMEOUT_MS,
+    firstTokenTimeoutMs: e.FIRST_TOKEN_TIMEOUT_MS,
+    chunkTimeoutMs: e.CHUNK_TIMEOUT_MS,
+    sdkTimeoutMs: e.SDK_TIMEOUT_MS,
+    loadTimeoutMs: e.LOAD_TIMEOUT_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * What the routes need from an inference server. LM Studio implements it in src/lmstudio/; another
+ * engine (vLLM, llama-server, an embedded llama.cpp) is another folder implementing the same shape.
+ */
+
+export type ModelType = "llm" | "embedding";
+
+export interface DownloadedModel {
+  modelKey: string;
+  type: ModelType;
+  displayName: string;
+  vision: boolean;
+  trainedForToolUse: boolean;
+  maxContextLength: number;
+  sizeBytes: number;
+}
+
+export interface LoadedModel extends DownloadedModel {
+  identifier: string;
+  contextLength: number;
+}
+
+export interface LoadOptions {
+  modelKey: string;
+  /** Which kind of model the key names (from the downloaded list); "llm" when unknown. */
+  type?: ModelType;
+  identifier?: string;
+  contextLength?: number;
+  ttlSeconds?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: number) => void;
+}
+
+export interface ModelManager {
+  /** The upstream's version string; throws a ServiceError when it cannot be reached. */
+  version(): Promise<string>;
+  listLoaded(): Promise<LoadedModel[]>;
+  listDownloaded(): Promise<DownloadedModel[]>;
+  load(opts: LoadOptions): Promise<LoadedModel>;
+  unload(model: { identifier: string; type: ModelType }): Promise<void>;
+}
+
+/** An OpenAI chat message as sent upstream. */
+export type UpstreamContentPart =
+  | { type: "text"; text: string }
+  | { type: "image_url"; image_url: { url: string } };
+
+export interface UpstreamMessage {
+  role: "system" | "user" | "assistant";
+  content: string | UpstreamContentPart[];
+}
+
+export interface SamplingParams {
+  temperature?: number;
+  max_tokens?: number;
+  top_p?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: UpstreamMessage[];
+  params: SamplingParams;
+  /** Aborting it must stop the generation upstream. */
+  signal: AbortSignal;
+}
+
+export interface ChatUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export type ChatEvent =
+  | { type: "delta"; content: string }
+  | { type: "end"; model: string; finishReason: string; usage: ChatUsage | undefined };
+
+export interface ChatEngine {
+  /**
+   * Streams one completion. Errors before the first event and during the stream are thrown as
+   * ServiceErrors; the iterator's return() (a consumer that stops early) cancels upstream.
+   */
+  stream(request: ChatRequest): AsyncIterable<ChatEvent>;
+}
+
+export interface Upstream {
+  /** Shown in messages: "Could not connect to LM Studio: …". */
+  readonly name: string;
+  readonly models: ModelManager;
+  readonly chat: ChatEngine;
+  close(): Promise<void>;
+}
