@@ -1350,8 +1350,10 @@ export class LmStudioEmulator {
       if (fault?.kind !== "fail") return;
       if (fault.mode === "drop") {
         this.endChat(ctx, "failed");
-        if (pending !== "") res.write(pending);
-        res.socket?.destroy();
+        const socket = res.socket;
+        // let the pending chunks reach the client, then cut the connection
+        if (pending !== "") res.write(pending, () => socket?.destroy());
+        else socket?.destroy();
         return;
       }
       this.endChat(ctx, "failed");
