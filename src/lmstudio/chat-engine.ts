@@ -1,4 +1,4 @@
-import OpenAI from "openai";
+import OpenAI, { APIUserAbortError } from "openai";
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { ServiceError } from "../errors.ts";
 import type { ChatEngine, ChatEvent, ChatRequest, ChatUsage } from "../upstream/types.ts";
@@ -95,6 +95,9 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           if (content) yield { type: "delta", content };
         }
+        // The client ends an aborted stream quietly instead of throwing: a timeout or a caller
+        // gone must not look like a normal end.
+        if (controller.signal.aborted) throw new APIUserAbortError();
       } catch (error) {
         throw fail(error);
       }

@@ -73,6 +73,7 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
     timeoutMs: number,
     run: (c: LMStudioClient, signal: AbortSignal) => Promise<T>,
     callerSignal?: AbortSignal,
+    isLoad = false,
   ): Promise<T> {
     const current = client;
     const controller = new AbortController();
@@ -82,8 +83,9 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const err = upstreamTimeout(action, timeoutMs);
-        controller.abort(err);
+        // Reject first: aborting also settles `cancelled`, and the race must report the timeout.
         reject(err);
+        controller.abort(err);
       }, timeoutMs);
     });
     const cancelled = new Promise<never>((_, reject) => {
@@ -98,8 +100,9 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
       return await Promise.race([work, deadline, cancelled]);
     } catch (error) {
       const mapped = mapSdkError(error, action);
-      if (mapped.code === "upstream_timeout" || mapped.code === "upstream_unreachable")
-        replaceClient(current);
+      // A silent socket stays silent: start over. A slow load says nothing about the socket.
+      const stale = mapped.code === "upstream_unreachable" || (mapped.code === "upstream_timeout" && !isLoad);
+      if (stale) replaceClient(current);
       throw mapped;
     } finally {
       clearTimeout(timer);
@@ -152,6 +155,7 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
           return model.getModelInfo() as Promise<LLMInstanceInfo | EmbeddingModelInstanceInfo>;
         },
         o.signal,
+        true,
       );
       return toLoaded(info);
     },

@@ -282,7 +282,7 @@ export class LmStudioEmulator {
   private refCounter = 0;
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
   private server: http.Server | undefined;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  private wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Session>();
   private readonly activeChats = new Set<ChatCtx>();
@@ -335,6 +335,8 @@ export class LmStudioEmulator {
 
   async restart(): Promise<void> {
     await this.closeServer();
+    // stop() closed the websocket server for good; a restart after it needs a new one.
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
     await this.listen(this.port);
   }
 

@@ -1,0 +1,123 @@
+import { request } from "node:http";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type Stack, startStack } from "../helpers/stack.ts";
+
+let stack: Stack;
+const MODEL = "qwen/qwen3-4b-2507";
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  expect(stack.emu.warnings).toEqual([]);
+  await stack.close();
+});
+beforeEach(() => {
+  stack.emu.reset({
+    preload: [MODEL],
+    chunkDelayMs: 100,
+    reply: "one two three four five six seven eight nine ten",
+  });
+});
+
+/** Starts a POST, resolves once the first response bytes arrived (or headers, for JSON), then destroys the socket. */
+function startAndAbort(path: string, body: unknown, abortWhen: "first-byte" | "after-ms", ms = 0) {
+  return new Promise<number>((resolve, reject) => {
+    const url = new URL(path, stack.url);
+    const req = request(url, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+      res.once("data", () => {
+        if (abortWhen === "first-byte") {
+          const at = performance.now();
+          req.destroy();
+          resolve(at);
+        }
+      });
+    });
+    req.on("error", () => {});
+    req.end(JSON.stringify(body));
+    if (abortWhen === "after-ms") {
+      setTimeout(() => {
+        const at = performance.now();
+        req.destroy();
+        resolve(at);
+      }, ms);
+    }
+    setTimeout(() => reject(new Error("no first byte")), 5_000).unref();
+  });
+}
+
+describe("a client that goes away cancels the generation upstream", () => {
+  it("streaming: the emulator records the chat as cancelled within 100 ms", async () => {
+    const abortedAt = await startAndAbort(
+      "/chat/regular/stream",
+      { messages: [{ role: "user", content: "count" }] },
+      "first-byte",
+    );
+    const chat = () => stack.emu.chats.at(-1);
+    await stack.emu.waitFor(() => chat()?.outcome === "cancelled", 1_000);
+    const latency = (chat()?.endedAt ?? 0) - abortedAt;
+    console.info(`streaming cancel reached the emulator after ${latency.toFixed(1)} ms`);
+    expect(latency).toBeLessThan(100);
+    expect(chat()?.chunksSent).toBeLessThan(10);
+  });
+
+  it("non-streaming: the upstream is streamed too, so an abort is seen at once", async () => {
+    const abortedAt = await startAndAbort(
+      "/chat/regular",
+      { messages: [{ role: "user", content: "count" }] },
+      "after-ms",
+      250,
+    );
+    const chat = () => stack.emu.chats.at(-1);
+    expect(chat()?.body.stream).toBe(true);
+    await stack.emu.waitFor(() => chat()?.outcome === "cancelled", 1_000);
+    expect((chat()?.endedAt ?? 0) - abortedAt).toBeLessThan(100);
+  });
+
+  it("a finished chat is recorded as finished, not cancelled (the check can fail)", async () => {
+    stack.emu.configure({ chunkDelayMs: 0 });
+    const res = await fetch(`${stack.url}/chat/regular`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: "x" }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    await stack.emu.waitFor(() => stack.emu.chats.at(-1)?.outcome === "finished");
+  });
+});
+
+describe("a client that goes away while its model loads", () => {
+  it("cancels the load when nobody else waits for that model", async () => {
+    stack.emu.reset({ loadTimeMs: 2_000, loadSteps: 20 });
+    await startAndAbort("/models/load", { model_key: MODEL }, "after-ms", 300);
+    await stack.emu.waitFor(() => stack.emu.loads.at(-1)?.outcome === "cancelled", 1_000);
+    expect(stack.emu.loaded()).toEqual([]);
+  });
+
+  it("keeps the load going while another caller still waits for it", async () => {
+    stack.emu.reset({ loadTimeMs: 600, loadSteps: 6 });
+    const patient = fetch(`${stack.url}/models/load`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model_key: MODEL }),
+    });
+    await startAndAbort("/models/load", { model_key: MODEL }, "after-ms", 200);
+    const res = await patient;
+    expect(res.status).toBe(200);
+    expect((await res.json()).identifier).toBe(MODEL);
+    expect(stack.emu.loads).toHaveLength(1);
+    expect(stack.emu.loads[0]?.outcome).toBe("loaded");
+  });
+
+  it("a chat waiting for an on-demand load cancels it when it goes away", async () => {
+    stack.emu.reset({ loadTimeMs: 2_000, loadSteps: 20 });
+    await startAndAbort(
+      "/chat/stream",
+      { model_key: MODEL, messages: [{ role: "user", content: "hi" }] },
+      "after-ms",
+      300,
+    );
+    await stack.emu.waitFor(() => stack.emu.loads.at(-1)?.outcome === "cancelled", 1_000);
+  });
+});
