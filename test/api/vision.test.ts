@@ -1,0 +1,217 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { JPEG_TINY, PNG_1x1, postJson, type Stack, startStack, WEBP_TINY } from "../helpers/stack.ts";
+import { expectNoLeak, expectValidation, type Json } from "./helpers.ts";
+
+const REGULAR = "qwen/qwen3-4b-2507";
+const VISION = "qwen3-vl-4b-instruct";
+
+let stack: Stack;
+let small: Stack;
+const warnings: string[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+  small = await startStack({ env: { MAX_IMAGE_BYTES: "100" } });
+});
+beforeEach(() => {
+  warnings.push(...stack.emu.warnings, ...small.emu.warnings);
+  stack.emu.reset({ preload: [REGULAR, VISION] });
+  small.emu.reset({ preload: [REGULAR, VISION] });
+});
+afterAll(async () => {
+  await stack.close();
+  await small.close();
+});
+
+const ask = (images: Json[], content = "What is in this image?") => ({
+  messages: [{ role: "user", content, images }],
+});
+const upstreamMessages = (): Json => stack.emu.chats.at(-1)?.body.messages;
+
+describe("images reach LM Studio as OpenAI content parts", () => {
+  it.each([
+    ["image/jpeg", JPEG_TINY],
+    ["image/png", PNG_1x1],
+    ["image/webp", WEBP_TINY],
+  ])("%s becomes a text part then an image_url data URL", async (mime, data) => {
+    for (const path of ["/chat/vision", "/chat"]) {
+      const r = await postJson(`${stack.url}${path}`, ask([{ data_base64: data, mime_type: mime }]));
+      expect(r.status).toBe(200);
+      expect(r.json.model).toBe(VISION);
+      expect(upstreamMessages()).toEqual([
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "What is in this image?" },
+            { type: "image_url", image_url: { url: `data:${mime};base64,${data}` } },
+          ],
+        },
+      ]);
+    }
+  });
+
+  it("keeps several images in order, after the text, per message", async () => {
+    const r = await postJson(`${stack.url}/chat/vision`, {
+      messages: [
+        { role: "system", content: "You describe images." },
+        {
+          role: "user",
+          content: "Compare these",
+          images: [
+            { data_base64: PNG_1x1, mime_type: "image/png" },
+            { data_base64: JPEG_TINY, mime_type: "image/jpeg" },
+            { data_base64: WEBP_TINY, mime_type: "image/webp" },
+          ],
+        },
+        { role: "assistant", content: "They differ." },
+        { role: "user", content: "And this one?", images: [{ data_base64: JPEG_TINY, mime_type: "image/jpeg" }] },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(upstreamMessages()).toEqual([
+      { role: "system", content: "You describe images." },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Compare these" },
+          { type: "image_url", image_url: { url: `data:image/png;base64,${PNG_1x1}` } },
+          { type: "image_url", image_url: { url: `data:image/jpeg;base64,${JPEG_TINY}` } },
+          { type: "image_url", image_url: { url: `data:image/webp;base64,${WEBP_TINY}` } },
+        ],
+      },
+      { role: "assistant", content: "They differ." },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "And this one?" },
+          { type: "image_url", image_url: { url: `data:image/jpeg;base64,${JPEG_TINY}` } },
+        ],
+      },
+    ]);
+  });
+
+  it("normalises a data: prefix already present in data_base64 (no double prefix)", async () => {
+    const r = await postJson(
+      `${stack.url}/chat/vision`,
+      ask([{ data_base64: `data:image/png;base64,${PNG_1x1}`, mime_type: "image/png" }]),
+    );
+    expect(r.status).toBe(200);
+    const url: string = upstreamMessages()[0].content[1].image_url.url;
+    expect(url).toBe(`data:image/png;base64,${PNG_1x1}`);
+    expect(url.match(/data:/g)).toHaveLength(1);
+  });
+
+  it("accepts the mime type in any case and sends it in lower case", async () => {
+    const r = await postJson(`${stack.url}/chat/vision`, ask([{ data_base64: JPEG_TINY, mime_type: "IMAGE/JPEG" }]));
+    expect(r.status).toBe(200);
+    expect(upstreamMessages()[0].content[1].image_url.url).toBe(`data:image/jpeg;base64,${JPEG_TINY}`);
+  });
+
+  it("an empty images list is a plain text message", async () => {
+    const r = await postJson(`${stack.url}/chat`, ask([]));
+    expect(r.status).toBe(200);
+    expect(stack.emu.chats.at(-1)?.body.model).toBe(REGULAR);
+    expect(upstreamMessages()).toEqual([{ role: "user", content: "What is in this image?" }]);
+  });
+});
+
+describe("bad images are rejected before anything goes upstream", () => {
+  const bad: Array<[string, Json, string]> = [
+    ["invalid base64", { data_base64: "this is not base64!!", mime_type: "image/png" }, "data_base64"],
+    ["base64 with a bad length", { data_base64: `${PNG_1x1.slice(0, -3)}`, mime_type: "image/png" }, "data_base64"],
+    ["empty data", { data_base64: "", mime_type: "image/png" }, "data_base64"],
+    ["an unsupported type (gif)", { data_base64: "R0lGODlhAQABAAAAACw=", mime_type: "image/gif" }, "mime_type"],
+    ["a non-image type", { data_base64: PNG_1x1, mime_type: "text/plain" }, "mime_type"],
+    ["PNG bytes declared as JPEG", { data_base64: PNG_1x1, mime_type: "image/jpeg" }, ""],
+    ["JPEG bytes declared as WebP", { data_base64: JPEG_TINY, mime_type: "image/webp" }, ""],
+    ["text bytes declared as PNG", { data_base64: Buffer.from("hello world!").toString("base64"), mime_type: "image/png" }, ""],
+    ["a data URL whose type contradicts mime_type", { data_base64: `data:image/jpeg;base64,${PNG_1x1}`, mime_type: "image/png" }, ""],
+    ["no mime_type", { data_base64: PNG_1x1 }, "mime_type"],
+    ["an unknown field", { data_base64: PNG_1x1, mime_type: "image/png", url: "http://x" }, ""],
+  ];
+  it.each(bad)("%s: 422 and LM Studio received no chat", async (_name, image, field) => {
+    for (const path of ["/chat/vision", "/chat/vision/stream", "/chat", "/chat/stream"]) {
+      const r = await postJson(`${stack.url}${path}`, ask([image]));
+      const items = expectValidation(r.status, r.json);
+      const locs = items.map((d: Json) => d.loc);
+      expect(locs.some((l: Json[]) => l.slice(0, 4).join("/") === "body/messages/0/images")).toBe(true);
+      if (field) expect(locs).toContainEqual(["body", "messages", 0, "images", 0, field]);
+      expectNoLeak(r.text);
+    }
+    expect(stack.emu.chats).toHaveLength(0);
+  });
+
+  it("points at the right image among several", async () => {
+    const r = await postJson(`${stack.url}/chat/vision`, {
+      messages: [
+        { role: "user", content: "one", images: [{ data_base64: PNG_1x1, mime_type: "image/png" }] },
+        {
+          role: "user",
+          content: "two",
+          images: [
+            { data_base64: JPEG_TINY, mime_type: "image/jpeg" },
+            { data_base64: JPEG_TINY, mime_type: "image/gif" },
+          ],
+        },
+      ],
+    });
+    expectValidation(r.status, r.json, ["body", "messages", 1, "images", 1, "mime_type"]);
+    expect(stack.emu.chats).toHaveLength(0);
+  });
+});
+
+describe("MAX_IMAGE_BYTES", () => {
+  const big = Buffer.concat([Buffer.from(PNG_1x1, "base64"), Buffer.alloc(200, 7)]).toString("base64");
+
+  it("an image over the limit gets 413 and nothing goes upstream", async () => {
+    for (const path of ["/chat/vision", "/chat/vision/stream", "/chat"]) {
+      const r = await postJson(`${small.url}${path}`, ask([{ data_base64: big, mime_type: "image/png" }]));
+      expect(r.status).toBe(413);
+      expect(JSON.stringify(r.json.detail)).toMatch(/MAX_IMAGE_BYTES|limit/);
+      expectNoLeak(r.text);
+    }
+    expect(small.emu.chats).toHaveLength(0);
+  });
+
+  it("an image under the limit passes", async () => {
+    const r = await postJson(`${small.url}/chat/vision`, ask([{ data_base64: PNG_1x1, mime_type: "image/png" }]));
+    expect(r.status).toBe(200);
+    expect(small.emu.chats).toHaveLength(1);
+  });
+
+  it("the same big image is fine under the default limit", async () => {
+    const r = await postJson(`${stack.url}/chat/vision`, ask([{ data_base64: big, mime_type: "image/png" }]));
+    expect(r.status).toBe(200);
+    expect(upstreamMessages()[0].content[1].image_url.url).toBe(`data:image/png;base64,${big}`);
+  });
+});
+
+describe("a model without vision", () => {
+  it("named via /chat model_key with an image: a clear 4xx saying it does not support images", async () => {
+    const r = await postJson(`${stack.url}/chat`, {
+      model_key: REGULAR,
+      ...ask([{ data_base64: PNG_1x1, mime_type: "image/png" }]),
+    });
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    expect(r.json.detail).toMatch(/does not support images/i);
+    expect(stack.emu.chats).toHaveLength(1);
+    expect(stack.emu.chats[0]?.outcome).toBe("failed");
+  });
+
+  it("named via /chat/vision model_key: same clear 4xx", async () => {
+    const r = await postJson(`${stack.url}/chat/vision`, {
+      model_key: REGULAR,
+      ...ask([{ data_base64: JPEG_TINY, mime_type: "image/jpeg" }]),
+    });
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    expect(r.json.detail).toMatch(/does not support images/i);
+  });
+});
+
+describe("emulator", () => {
+  it("saw no communication warnings", () => {
+    expect([...warnings, ...stack.emu.warnings, ...small.emu.warnings]).toEqual([]);
+  });
+});
