@@ -2,6 +2,7 @@
  * Runs the LM Studio emulator on its own:
  *   node test/emulator/cli.ts [--port 1234] [--jit] [--chunk-delay-ms N] [--first-chunk-delay-ms N]
  *                             [--load-ms N] [--load-steps N] [--tokens-per-chunk N] [--preload key1,key2]
+ *                             [--reply "fixed text" | --reply-words N]
  */
 import { parseArgs } from "node:util";
 import { LmStudioEmulator } from "./emulator.ts";
@@ -16,6 +17,8 @@ const { values } = parseArgs({
     "load-steps": { type: "string" },
     "tokens-per-chunk": { type: "string" },
     preload: { type: "string" },
+    reply: { type: "string" },
+    "reply-words": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -23,7 +26,8 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "usage: node test/emulator/cli.ts [--port 1234] [--jit] [--chunk-delay-ms N] [--first-chunk-delay-ms N]\n" +
-      "                                 [--load-ms N] [--load-steps N] [--tokens-per-chunk N] [--preload k1,k2]",
+      "                                 [--load-ms N] [--load-steps N] [--tokens-per-chunk N] [--preload k1,k2]\n" +
+      '                                 [--reply "fixed text" | --reply-words N]',
   );
   process.exit(0);
 }
@@ -35,7 +39,14 @@ function num(v: string | undefined): number | undefined {
   return n;
 }
 
+const replyWords = num(values["reply-words"]);
+const reply =
+  replyWords !== undefined
+    ? Array.from({ length: replyWords }, (_, i) => `word${i}`).join(" ")
+    : values.reply;
+
 const emu = await LmStudioEmulator.start({
+  reply,
   port: num(values.port) ?? 1234,
   jit: values.jit,
   chunkDelayMs: num(values["chunk-delay-ms"]),
