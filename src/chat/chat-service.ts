@@ -77,6 +77,7 @@ export class ChatService {
     this.#track(chat.model, +1);
     let upstream: AsyncIterator<ChatEvent> | undefined;
     try {
+      if (this.#opts.autoLoad && !this.#models.isKnownLoaded(chat.model)) yield* this.#loadOnDemand(chat);
       for (let attempt = 0; ; attempt++) {
         const started = performance.now();
         upstream = this.#engine.stream(chat)[Symbol.asyncIterator]();
@@ -91,6 +92,8 @@ export class ChatService {
             isServiceError(error) &&
             LOAD_ON_DEMAND.has(error.code)
           ) {
+            // It was loaded when we last looked (TTL expiry, or unloaded in LM Studio's UI).
+            this.#models.forget(chat.model);
             yield* this.#loadOnDemand(chat);
             continue;
           }

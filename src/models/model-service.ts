@@ -44,6 +44,11 @@ export class ModelService {
   readonly #manager: ModelManager;
   readonly #isBusy: (model: LoadedModel) => boolean;
   readonly #inflight = new Map<string, SharedLoad>();
+  /**
+   * Names (identifiers and keys) seen loaded. Chats for these go straight upstream; others are
+   * loaded through #inflight first, so that LM Studio's own JIT never races itself into `key:2`.
+   */
+  readonly #known = new Set<string>();
 
   constructor(manager: ModelManager, isBusy: (model: LoadedModel) => boolean) {
     this.#manager = manager;
@@ -54,8 +59,25 @@ export class ModelService {
     return this.#manager.version();
   }
 
-  listLoaded(): Promise<LoadedModel[]> {
-    return this.#manager.listLoaded();
+  async listLoaded(): Promise<LoadedModel[]> {
+    const loaded = await this.#manager.listLoaded();
+    this.#known.clear();
+    for (const m of loaded) this.#remember(m);
+    return loaded;
+  }
+
+  isKnownLoaded(name: string): boolean {
+    return this.#known.has(name);
+  }
+
+  /** Called when upstream says a model we thought loaded is not (unloaded by TTL, or by hand). */
+  forget(name: string): void {
+    this.#known.delete(name);
+  }
+
+  #remember(m: LoadedModel): void {
+    this.#known.add(m.identifier);
+    this.#known.add(m.modelKey);
   }
 
   async listAvailable(): Promise<AvailableModel[]> {
@@ -71,7 +93,7 @@ export class ModelService {
 
   /** Unloads every instance matching `key` (identifier or model key), or all when `key` is undefined. */
   async unload(key: string | undefined): Promise<string[]> {
-    const loaded = await this.#manager.listLoaded();
+    const loaded = await this.listLoaded();
     const targets = key === undefined ? loaded : loaded.filter((m) => matches(m, key));
     if (key !== undefined && targets.length === 0) {
       const names = loaded.map((m) => m.identifier);
@@ -81,7 +103,7 @@ export class ModelService {
         `No loaded model matches "${key}" (loaded: ${names.length ? names.join(", ") : "none"})`,
       );
     }
-    await Promise.all(targets.map((m) => this.#manager.unload(m)));
+    await this.#unloadAll(targets);
     return targets.map((m) => m.identifier);
   }
 
@@ -100,7 +122,7 @@ export class ModelService {
     const result = await this.#wait(shared, opts);
     // A caller that asked for exclusivity but joined a non-exclusive load still gets it.
     if (opts.exclusive && !shared.exclusive) {
-      const loaded = await this.#manager.listLoaded();
+      const loaded = await this.listLoaded();
       const more = await this.#unloadOthers(loaded, result.model.identifier);
       return { ...result, unloaded: [...new Set([...result.unloaded, ...more])] };
     }
@@ -148,7 +170,7 @@ export class ModelService {
     signal: AbortSignal,
     onProgress: (p: number) => void,
   ): Promise<EnsureLoadedResult> {
-    const loaded = await this.#manager.listLoaded();
+    const loaded = await this.listLoaded();
     const existing = loaded.find((m) =>
       opts.identifier
         ? m.identifier === opts.identifier && m.modelKey === opts.modelKey
@@ -172,6 +194,7 @@ export class ModelService {
       signal,
       onProgress,
     });
+    this.#remember(model);
     return { model, unloaded, alreadyLoaded: false };
   }
 
@@ -187,8 +210,17 @@ export class ModelService {
         { headers: { "retry-after": "1" } },
       );
     }
-    await Promise.all(others.map((m) => this.#manager.unload(m)));
+    await this.#unloadAll(others);
     return others.map((m) => m.identifier);
+  }
+
+  async #unloadAll(models: LoadedModel[]): Promise<void> {
+    // Forget first: a chat racing the unload then goes through ensureLoaded, not straight upstream.
+    for (const m of models) {
+      this.#known.delete(m.identifier);
+      this.#known.delete(m.modelKey);
+    }
+    await Promise.all(models.map((m) => this.#manager.unload(m)));
   }
 }
 
