@@ -140,8 +140,10 @@ export class ChatService {
         wake?.();
       },
     });
+    let loaded = false;
     load.then(
-      () => {
+      (r) => {
+        loaded = !r.alreadyLoaded;
         settled = true;
         wake?.();
       },
@@ -169,7 +171,7 @@ export class ChatService {
       if (failure !== undefined) throw failure;
     } finally {
       const took = performance.now() - started;
-      chat.timings.loadMs = round(took);
+      if (loaded) chat.timings.loadMs = round(took);
       chat.timings.upstreamMs += took;
     }
   }
