@@ -15,7 +15,16 @@ afterAll(async () => {
 
 const body = { messages: [{ role: "user", content: "four words of prompt" }] };
 
-function checkTimings(t: Record<string, number>) {
+interface Timed {
+  predicted_tokens: number;
+  prompt_tokens: number;
+  total_tokens: number;
+  time_to_first_token_ms: number;
+  generation_ms: number;
+  tokens_per_second: number;
+}
+
+function checkTimings(t: Timed) {
   expect(t.predicted_tokens).toBe(5);
   expect(t.prompt_tokens).toBeGreaterThan(0);
   expect(t.total_tokens).toBe(t.prompt_tokens + t.predicted_tokens);
