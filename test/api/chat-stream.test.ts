@@ -102,7 +102,9 @@ describe("NDJSON framing, byte by byte", () => {
         (res) => {
           const parts: Buffer[] = [];
           res.on("data", (c: Buffer) => parts.push(c));
-          res.on("end", () => resolve({ statusCode: res.statusCode, headers: res.headers, body: Buffer.concat(parts) }));
+          res.on("end", () =>
+            resolve({ statusCode: res.statusCode, headers: res.headers, body: Buffer.concat(parts) }),
+          );
           res.on("error", reject);
         },
       );
@@ -161,7 +163,10 @@ describe("flushing", () => {
     expect(first as number).toBeLessThan((done as number) - span * 0.8);
     // Not one big buffered write: the body came in many network reads, spread over time.
     expect(r.chunks.length).toBeGreaterThanOrEqual(n / 2);
-    const middle = arrivalOf(r.chunks, JSON.stringify({ type: "fragment", content: fragments[Math.floor(n / 2)].content }));
+    const middle = arrivalOf(
+      r.chunks,
+      JSON.stringify({ type: "fragment", content: fragments[Math.floor(n / 2)].content }),
+    );
     expect(middle as number).toBeLessThan((done as number) - span * 0.3);
     expect(middle as number).toBeGreaterThan((first as number) + span * 0.3);
   });
@@ -208,7 +213,9 @@ describe("failure after the stream started", () => {
 describe("vision streaming", () => {
   it("streams a vision answer with the image forwarded", async () => {
     const r = await postRaw(`${stack.url}/chat/vision/stream`, {
-      messages: [{ role: "user", content: "Describe", images: [{ data_base64: PNG_1x1, mime_type: "image/png" }] }],
+      messages: [
+        { role: "user", content: "Describe", images: [{ data_base64: PNG_1x1, mime_type: "image/png" }] },
+      ],
     });
     const lines = parseNdjsonStrict(r.text);
     expect(lines.at(-1)).toMatchObject({ type: "done", model: VISION });

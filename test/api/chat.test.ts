@@ -31,7 +31,9 @@ afterAll(async () => {
 });
 
 const text = (content = "What is 2+2?") => [{ role: "user", content }];
-const withImage = [{ role: "user", content: "What is this?", images: [{ data_base64: PNG_1x1, mime_type: "image/png" }] }];
+const withImage = [
+  { role: "user", content: "What is this?", images: [{ data_base64: PNG_1x1, mime_type: "image/png" }] },
+];
 
 /** Calls any of the six endpoints; returns the status and the final result object (done line for streams). */
 async function chat(path: string, body: Json) {
@@ -197,11 +199,24 @@ describe("validation (422, FastAPI shape)", () => {
     ["empty messages", { messages: [] }, ["body", "messages"]],
     ["a bad role", { messages: [{ role: "robot", content: "hi" }] }, ["body", "messages", 0, "role"]],
     ["content missing", { messages: [{ role: "user" }] }, ["body", "messages", 0, "content"]],
-    ["content not a string", { messages: [{ role: "user", content: 5 }] }, ["body", "messages", 0, "content"]],
-    ["model_key empty", { model_key: "", messages: [{ role: "user", content: "hi" }] }, ["body", "model_key"]],
+    [
+      "content not a string",
+      { messages: [{ role: "user", content: 5 }] },
+      ["body", "messages", 0, "content"],
+    ],
+    [
+      "model_key empty",
+      { model_key: "", messages: [{ role: "user", content: "hi" }] },
+      ["body", "model_key"],
+    ],
     [
       "second message bad",
-      { messages: [{ role: "user", content: "hi" }, { role: "user", content: null }] },
+      {
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "user", content: null },
+        ],
+      },
       ["body", "messages", 1, "content"],
     ],
   ])("%s", async (_name, body, loc) => {
@@ -212,29 +227,35 @@ describe("validation (422, FastAPI shape)", () => {
     expect(stack.emu.chats).toHaveLength(0);
   });
 
-  it.each(["/chat/regular", "/chat/regular/stream"])("%s rejects images with 422 pointing to /chat/vision", async (path) => {
-    const messages = [{ role: "user", content: "hello" }, ...withImage];
-    const r = await postJson(`${stack.url}${path}`, { messages });
-    const items = expectValidation(r.status, r.json, ["body", "messages", 1, "images"]);
-    expect(items.map((d: Json) => d.msg).join(" ")).toContain("/chat/vision");
-    expect(stack.emu.chats).toHaveLength(0);
-  });
+  it.each(["/chat/regular", "/chat/regular/stream"])(
+    "%s rejects images with 422 pointing to /chat/vision",
+    async (path) => {
+      const messages = [{ role: "user", content: "hello" }, ...withImage];
+      const r = await postJson(`${stack.url}${path}`, { messages });
+      const items = expectValidation(r.status, r.json, ["body", "messages", 1, "images"]);
+      expect(items.map((d: Json) => d.msg).join(" ")).toContain("/chat/vision");
+      expect(stack.emu.chats).toHaveLength(0);
+    },
+  );
 });
 
 describe("response", () => {
-  it.each(["/chat", "/chat/regular", "/chat/vision"])("%s answers model, content, stop_reason, predicted_tokens", async (path) => {
-    stack.emu.configure({ reply: "Two plus two is four, of course." });
-    const r = await postJson(`${stack.url}${path}`, { messages: text() });
-    expect(r.status).toBe(200);
-    expect(r.headers.get("content-type")).toMatch(/^application\/json/);
-    expect(r.json).toMatchObject({
-      model: path.includes("vision") ? VISION : REGULAR,
-      content: "Two plus two is four, of course.",
-      stop_reason: "stop",
-      predicted_tokens: splitTokens("Two plus two is four, of course.").length,
-    });
-    expect(typeof r.json.predicted_tokens).toBe("number");
-  });
+  it.each(["/chat", "/chat/regular", "/chat/vision"])(
+    "%s answers model, content, stop_reason, predicted_tokens",
+    async (path) => {
+      stack.emu.configure({ reply: "Two plus two is four, of course." });
+      const r = await postJson(`${stack.url}${path}`, { messages: text() });
+      expect(r.status).toBe(200);
+      expect(r.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(r.json).toMatchObject({
+        model: path.includes("vision") ? VISION : REGULAR,
+        content: "Two plus two is four, of course.",
+        stop_reason: "stop",
+        predicted_tokens: splitTokens("Two plus two is four, of course.").length,
+      });
+      expect(typeof r.json.predicted_tokens).toBe("number");
+    },
+  );
 
   it("predicted_tokens is the upstream's completion_tokens, not a count of fragments", async () => {
     stack.emu.configure({ reply: "one two three four five six seven eight", tokensPerChunk: 3 });
@@ -242,7 +263,9 @@ describe("response", () => {
     expect(r.status).toBe(200);
     expect(r.json.predicted_tokens).toBe(splitTokens("one two three four five six seven eight").length);
     const s = await postNdjson(`${stack.url}/chat/stream`, { messages: text() });
-    expect(s.lines.filter((l: Json) => l.type === "fragment").length).toBeLessThan(s.lines.at(-1).predicted_tokens);
+    expect(s.lines.filter((l: Json) => l.type === "fragment").length).toBeLessThan(
+      s.lines.at(-1).predicted_tokens,
+    );
     expect(s.lines.at(-1).predicted_tokens).toBe(r.json.predicted_tokens);
   });
 
@@ -252,7 +275,9 @@ describe("response", () => {
     expect(r.status).toBe(200);
     expect(r.result.stop_reason).toBe("length");
     expect(r.result.predicted_tokens).toBe(3);
-    expect(r.result.content).toBe(splitTokens("alpha beta gamma delta epsilon zeta eta theta").slice(0, 3).join(""));
+    expect(r.result.content).toBe(
+      splitTokens("alpha beta gamma delta epsilon zeta eta theta").slice(0, 3).join(""),
+    );
   });
 
   it("keeps unicode and newlines in content intact", async () => {

@@ -36,8 +36,12 @@ describe("loadConfig defaults (the reference's .env)", () => {
 
   it("derives LMSTUDIO_BASE_URL from OPENAI_BASE_URL's host and port", () => {
     expect(loadConfig({}).lmstudioBaseUrl).toBe("ws://localhost:1234");
-    expect(loadConfig({ OPENAI_BASE_URL: "http://10.0.0.5:4321/v1" }).lmstudioBaseUrl).toBe("ws://10.0.0.5:4321");
-    expect(loadConfig({ OPENAI_BASE_URL: "https://lm.example.com/v1" }).lmstudioBaseUrl).toBe("wss://lm.example.com");
+    expect(loadConfig({ OPENAI_BASE_URL: "http://10.0.0.5:4321/v1" }).lmstudioBaseUrl).toBe(
+      "ws://10.0.0.5:4321",
+    );
+    expect(loadConfig({ OPENAI_BASE_URL: "https://lm.example.com/v1" }).lmstudioBaseUrl).toBe(
+      "wss://lm.example.com",
+    );
     expect(
       loadConfig({ OPENAI_BASE_URL: "http://a:1/v1", LMSTUDIO_BASE_URL: "ws://b:2" }).lmstudioBaseUrl,
     ).toBe("ws://b:2");

@@ -96,7 +96,9 @@ describe("GET /help", () => {
   it("every example body is accepted by its endpoint", async () => {
     const posts = help.endpoints.filter((e: Json) => e.method === "POST");
     // Load before unload, so that the unload example finds its model.
-    posts.sort((a: Json, b: Json) => Number(a.path === "/models/unload") - Number(b.path === "/models/unload"));
+    posts.sort(
+      (a: Json, b: Json) => Number(a.path === "/models/unload") - Number(b.path === "/models/unload"),
+    );
     for (const e of posts) {
       const r = await postJson(`${stack.url}${e.path}`, e.example);
       expect(r.status, `${e.path}: ${r.text.slice(0, 300)}`).toBe(200);
@@ -151,7 +153,9 @@ describe("GET /openapi.json", () => {
   it("documents the responses: chat answer, NDJSON stream and the 422 shape", () => {
     const chat = openapi.paths["/chat"].post.responses;
     const ok = chat["200"].content["application/json"].schema;
-    expect(ok.required).toEqual(expect.arrayContaining(["model", "content", "stop_reason", "predicted_tokens"]));
+    expect(ok.required).toEqual(
+      expect.arrayContaining(["model", "content", "stop_reason", "predicted_tokens"]),
+    );
     expect(chat["422"]).toBeDefined();
     expect(chat["503"]).toBeDefined();
     const stream = openapi.paths["/chat/stream"].post.responses["200"].content;
@@ -181,7 +185,9 @@ describe("GET /docs", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     expect(html).toMatch(/swagger-ui/i);
-    expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1|localhost)[a-z0-9.-]+\.[a-z]{2,}\/[^"']*\.(js|css)/i);
+    expect(html).not.toMatch(
+      /https?:\/\/(?!127\.0\.0\.1|localhost)[a-z0-9.-]+\.[a-z]{2,}\/[^"']*\.(js|css)/i,
+    );
   });
 
   describe("in a real headless Chromium", () => {
@@ -213,7 +219,8 @@ describe("GET /docs", () => {
       const origin = new URL(stack.url).origin;
       page.on("request", (req) => {
         const url = req.url();
-        if (!url.startsWith(origin) && !url.startsWith("data:") && !url.startsWith("blob:")) external.push(url);
+        if (!url.startsWith(origin) && !url.startsWith("data:") && !url.startsWith("blob:"))
+          external.push(url);
       });
       page.on("requestfailed", (req) => failed.push(`${req.url()} ${req.failure()?.errorText}`));
       page.on("console", (msg) => {
@@ -224,18 +231,22 @@ describe("GET /docs", () => {
       await page.waitForSelector(".swagger-ui .opblock", { timeout: 15_000 });
       await page.waitForSelector(`[data-path="/chat/vision/stream"]`, { timeout: 15_000 });
 
-      const title = await page.locator(".swagger-ui .info .title").innerText();
+      const title = await page.locator(".swagger-ui .info .title").textContent();
       expect(title).toContain("lmstudio-service");
-      const paths = await page.locator(".opblock-summary-path").allInnerTexts();
+      const paths = await page.locator(".opblock-summary-path").allTextContents();
       const shown = paths.map((p) => p.replace(/\u200b/g, "").trim());
       for (const route of REFERENCE) {
         const [method, path] = route.split(" ") as [string, string];
         expect(shown, `${route} is listed`).toContain(path);
-        const block = page.locator(`.opblock-${method.toLowerCase()} .opblock-summary-path[data-path="${path}"]`);
+        const block = page.locator(
+          `.opblock-${method.toLowerCase()} .opblock-summary-path[data-path="${path}"]`,
+        );
         expect(await block.count(), `${route} is listed as ${method}`).toBeGreaterThan(0);
       }
       await expect(page.getByText("/models/load", { exact: true }).first().isVisible()).resolves.toBe(true);
-      await expect(page.getByText("/chat/vision/stream", { exact: true }).first().isVisible()).resolves.toBe(true);
+      await expect(page.getByText("/chat/vision/stream", { exact: true }).first().isVisible()).resolves.toBe(
+        true,
+      );
 
       await page.screenshot({ path: "/tmp/docs.png", fullPage: false });
       expect(existsSync("/tmp/docs.png")).toBe(true);
@@ -251,7 +262,7 @@ describe("GET /docs", () => {
       await page.locator('.opblock-post .opblock-summary-path[data-path="/chat/regular"]').first().click();
       const body = page.locator(".opblock.is-open .opblock-section-request-body");
       await body.waitFor({ timeout: 15_000 });
-      const text = await body.innerText();
+      const text = (await body.textContent()) ?? "";
       expect(text).toMatch(/messages/);
       expect(text).toMatch(/What is 2\+2\?/);
       await page.close();

@@ -177,7 +177,11 @@ describe("HTTP-level errors", () => {
 
   it("application/json with a charset parameter is accepted", async () => {
     auto.emu.preload(REGULAR);
-    const r = await post(`${auto.url}/chat`, { messages }, { "content-type": "application/json; charset=utf-8" });
+    const r = await post(
+      `${auto.url}/chat`,
+      { messages },
+      { "content-type": "application/json; charset=utf-8" },
+    );
     expect(r.status).toBe(200);
   });
 
@@ -207,7 +211,10 @@ describe("HTTP-level errors", () => {
   });
 
   it("an empty POST body is a 4xx with a detail, not a 500", async () => {
-    const res = await fetch(`${auto.url}/chat`, { method: "POST", headers: { "content-type": "application/json" } });
+    const res = await fetch(`${auto.url}/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+    });
     const text = await res.text();
     seen.push(text);
     expect(res.status).toBeGreaterThanOrEqual(400);

@@ -44,10 +44,9 @@ export async function postRaw(url: string, body: unknown) {
     body: JSON.stringify(body),
   });
   const chunks: TimedChunk[] = [];
-  if (res.body) {
-    for await (const part of res.body) {
-      chunks.push({ at: performance.now() - started, bytes: Buffer.from(part) });
-    }
+  const reader = res.body?.getReader();
+  for (let step = await reader?.read(); step && !step.done; step = await reader?.read()) {
+    chunks.push({ at: performance.now() - started, bytes: Buffer.from(step.value) });
   }
   const ended = performance.now() - started;
   const text = Buffer.concat(chunks.map((c) => c.bytes)).toString("utf8");

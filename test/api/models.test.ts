@@ -34,7 +34,11 @@ describe("GET /models", () => {
     const r = await getJson(`${stack.url}/models`);
     expect(r.status).toBe(200);
     const byId = new Map<string, Json>(r.json.models.map((m: Json) => [m.identifier, m]));
-    expect([...byId.keys()].sort()).toEqual(["qwen/qwen3-4b-2507", "text-embedding-nomic-embed-text-v1.5", "vlm"]);
+    expect([...byId.keys()].sort()).toEqual([
+      "qwen/qwen3-4b-2507",
+      "text-embedding-nomic-embed-text-v1.5",
+      "vlm",
+    ]);
     expect(byId.get("qwen/qwen3-4b-2507")).toEqual({
       identifier: "qwen/qwen3-4b-2507",
       model_key: "qwen/qwen3-4b-2507",
@@ -120,9 +124,15 @@ describe("POST /models/load", () => {
     expect(r.status).toBe(200);
     expect(r.json.loaded).toBe(true);
     expect(r.json.identifier).toBe("qwen/qwen3-4b-2507");
-    expect([...r.json.unloaded].sort()).toEqual(["google/gemma-3-1b", "text-embedding-nomic-embed-text-v1.5"]);
+    expect([...r.json.unloaded].sort()).toEqual([
+      "google/gemma-3-1b",
+      "text-embedding-nomic-embed-text-v1.5",
+    ]);
     expect(identifiers()).toEqual(["qwen/qwen3-4b-2507"]);
-    expect([...stack.emu.unloads].sort()).toEqual(["google/gemma-3-1b", "text-embedding-nomic-embed-text-v1.5"]);
+    expect([...stack.emu.unloads].sort()).toEqual([
+      "google/gemma-3-1b",
+      "text-embedding-nomic-embed-text-v1.5",
+    ]);
   });
 
   it("exclusive on an already loaded model keeps it and unloads the rest", async () => {
@@ -153,11 +163,21 @@ describe("POST /models/load", () => {
       outcome: "loaded",
     });
     expect(stack.emu.loaded()).toEqual([
-      { identifier: "my-gemma", modelKey: "google/gemma-3-1b", contextLength: 8192, ttlMs: 600_000, type: "llm" },
+      {
+        identifier: "my-gemma",
+        modelKey: "google/gemma-3-1b",
+        contextLength: 8192,
+        ttlMs: 600_000,
+        type: "llm",
+      },
     ]);
     const listed = await getJson(`${stack.url}/models`);
     expect(listed.json.models).toEqual([
-      expect.objectContaining({ identifier: "my-gemma", model_key: "google/gemma-3-1b", context_length: 8192 }),
+      expect.objectContaining({
+        identifier: "my-gemma",
+        model_key: "google/gemma-3-1b",
+        context_length: 8192,
+      }),
     ]);
   });
 
@@ -188,7 +208,11 @@ describe("POST /models/load", () => {
     ["model_key not a string", { model_key: 42 }, ["body", "model_key"]],
     ["exclusive not a boolean", { model_key: "google/gemma-3-1b", exclusive: "yes" }, ["body", "exclusive"]],
     ["context_length 0", { model_key: "google/gemma-3-1b", context_length: 0 }, ["body", "context_length"]],
-    ["context_length fractional", { model_key: "google/gemma-3-1b", context_length: 1.5 }, ["body", "context_length"]],
+    [
+      "context_length fractional",
+      { model_key: "google/gemma-3-1b", context_length: 1.5 },
+      ["body", "context_length"],
+    ],
     ["ttl negative", { model_key: "google/gemma-3-1b", ttl: -1 }, ["body", "ttl"]],
     ["unknown field", { model_key: "google/gemma-3-1b", bogus: 1 }, ["body"]],
   ])("422 for a bad body: %s", async (_name, body, loc) => {
@@ -242,7 +266,10 @@ describe("POST /models/unload", () => {
     stack.emu.preload("text-embedding-nomic-embed-text-v1.5");
     const r = await unload({ unload_all: true });
     expect(r.status).toBe(200);
-    expect([...r.json.unloaded].sort()).toEqual(["qwen/qwen3-4b-2507", "text-embedding-nomic-embed-text-v1.5"]);
+    expect([...r.json.unloaded].sort()).toEqual([
+      "qwen/qwen3-4b-2507",
+      "text-embedding-nomic-embed-text-v1.5",
+    ]);
     expect(identifiers()).toEqual([]);
   });
 

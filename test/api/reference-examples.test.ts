@@ -1,6 +1,6 @@
 /**
- * Every example request of the reference README (reference-api.md, a copy of
- * /work/shared/reference-api.md kept next to this file so that a clean clone has it): the curl ones
+ * Every example request of the reference README (reference-api.json holds a verbatim copy of
+ * /work/shared/reference-api.md, so that a clean clone has it): the curl ones
  * run for real through bash, the PowerShell ones reproduced with fetch (same bodies).
  */
 import { execFile } from "node:child_process";
@@ -12,7 +12,7 @@ import { JPEG_TINY, postJson, type Stack, startStack } from "../helpers/stack.ts
 import { getJson, type Json, parseNdjsonStrict } from "./helpers.ts";
 
 const run = promisify(execFile);
-const README = new URL("./reference-api.md", import.meta.url);
+const README = new URL("./reference-api.json", import.meta.url);
 const SHARED = "/work/shared/reference-api.md";
 const REGULAR = "qwen/qwen3-4b-2507";
 const VISION = "qwen3-vl-4b-instruct";
@@ -42,9 +42,9 @@ function blocks(markdown: string, lang: string): string[] {
   return out;
 }
 
-const markdown = readFileSync(README, "utf8");
+const markdown: string = JSON.parse(readFileSync(README, "utf8")).text;
 const curls = blocks(markdown, "bash").filter((b) => b.includes("curl "));
-const pathOf = (cmd: string) => (/http:\/\/127\.0\.0\.1:8000(\S+)/.exec(cmd)?.[1] ?? "");
+const pathOf = (cmd: string) => /http:\/\/127\.0\.0\.1:8000(\S+)/.exec(cmd)?.[1] ?? "";
 
 /** Runs a README curl command against the stack; returns the HTTP status and the body. */
 async function runCurl(cmd: string) {
@@ -88,7 +88,13 @@ describe("curl examples (bash)", () => {
       expect(done).toMatchObject({ type: "done", model: expectedModel, stop_reason: "stop" });
       expect(typeof done.predicted_tokens).toBe("number");
       expect(lines.slice(0, -1).every((l) => l.type === "fragment")).toBe(true);
-      result = { ...done, content: lines.slice(0, -1).map((l) => l.content).join("") };
+      result = {
+        ...done,
+        content: lines
+          .slice(0, -1)
+          .map((l) => l.content)
+          .join(""),
+      };
       expect(upstream.stream).toBe(true);
     } else {
       result = JSON.parse(body);

@@ -64,7 +64,11 @@ describe("images reach LM Studio as OpenAI content parts", () => {
           ],
         },
         { role: "assistant", content: "They differ." },
-        { role: "user", content: "And this one?", images: [{ data_base64: JPEG_TINY, mime_type: "image/jpeg" }] },
+        {
+          role: "user",
+          content: "And this one?",
+          images: [{ data_base64: JPEG_TINY, mime_type: "image/jpeg" }],
+        },
       ],
     });
     expect(r.status).toBe(200);
@@ -102,7 +106,10 @@ describe("images reach LM Studio as OpenAI content parts", () => {
   });
 
   it("accepts the mime type in any case and sends it in lower case", async () => {
-    const r = await postJson(`${stack.url}/chat/vision`, ask([{ data_base64: JPEG_TINY, mime_type: "IMAGE/JPEG" }]));
+    const r = await postJson(
+      `${stack.url}/chat/vision`,
+      ask([{ data_base64: JPEG_TINY, mime_type: "IMAGE/JPEG" }]),
+    );
     expect(r.status).toBe(200);
     expect(upstreamMessages()[0].content[1].image_url.url).toBe(`data:image/jpeg;base64,${JPEG_TINY}`);
   });
@@ -118,14 +125,30 @@ describe("images reach LM Studio as OpenAI content parts", () => {
 describe("bad images are rejected before anything goes upstream", () => {
   const bad: Array<[string, Json, string]> = [
     ["invalid base64", { data_base64: "this is not base64!!", mime_type: "image/png" }, "data_base64"],
-    ["base64 with a bad length", { data_base64: `${PNG_1x1.slice(0, -3)}`, mime_type: "image/png" }, "data_base64"],
+    [
+      "base64 with a bad length",
+      { data_base64: `${PNG_1x1.slice(0, -3)}`, mime_type: "image/png" },
+      "data_base64",
+    ],
     ["empty data", { data_base64: "", mime_type: "image/png" }, "data_base64"],
-    ["an unsupported type (gif)", { data_base64: "R0lGODlhAQABAAAAACw=", mime_type: "image/gif" }, "mime_type"],
+    [
+      "an unsupported type (gif)",
+      { data_base64: "R0lGODlhAQABAAAAACw=", mime_type: "image/gif" },
+      "mime_type",
+    ],
     ["a non-image type", { data_base64: PNG_1x1, mime_type: "text/plain" }, "mime_type"],
     ["PNG bytes declared as JPEG", { data_base64: PNG_1x1, mime_type: "image/jpeg" }, ""],
     ["JPEG bytes declared as WebP", { data_base64: JPEG_TINY, mime_type: "image/webp" }, ""],
-    ["text bytes declared as PNG", { data_base64: Buffer.from("hello world!").toString("base64"), mime_type: "image/png" }, ""],
-    ["a data URL whose type contradicts mime_type", { data_base64: `data:image/jpeg;base64,${PNG_1x1}`, mime_type: "image/png" }, ""],
+    [
+      "text bytes declared as PNG",
+      { data_base64: Buffer.from("hello world!").toString("base64"), mime_type: "image/png" },
+      "",
+    ],
+    [
+      "a data URL whose type contradicts mime_type",
+      { data_base64: `data:image/jpeg;base64,${PNG_1x1}`, mime_type: "image/png" },
+      "",
+    ],
     ["no mime_type", { data_base64: PNG_1x1 }, "mime_type"],
     ["an unknown field", { data_base64: PNG_1x1, mime_type: "image/png", url: "http://x" }, ""],
   ];
@@ -174,7 +197,10 @@ describe("MAX_IMAGE_BYTES", () => {
   });
 
   it("an image under the limit passes", async () => {
-    const r = await postJson(`${small.url}/chat/vision`, ask([{ data_base64: PNG_1x1, mime_type: "image/png" }]));
+    const r = await postJson(
+      `${small.url}/chat/vision`,
+      ask([{ data_base64: PNG_1x1, mime_type: "image/png" }]),
+    );
     expect(r.status).toBe(200);
     expect(small.emu.chats).toHaveLength(1);
   });
