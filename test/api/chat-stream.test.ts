@@ -210,6 +210,28 @@ describe("failure after the stream started", () => {
   });
 });
 
+describe("client going away", () => {
+  it("cancels the generation upstream", async () => {
+    stack.emu.configure({ chunkDelayMs: 40, reply: "a b c d e f g h i j k l m n o p q r s t" });
+    const controller = new AbortController();
+    const res = await fetch(`${stack.url}/chat/stream`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ messages }),
+      signal: controller.signal,
+    });
+    const reader = res.body?.getReader();
+    const first = await reader?.read();
+    expect(Buffer.from(first?.value ?? []).toString()).toContain('"type":"fragment"');
+    controller.abort();
+    await stack.emu.waitFor(() => stack.emu.chats[0]?.outcome !== "pending", 3000);
+    expect(stack.emu.chats[0]?.outcome).toBe("cancelled");
+    expect(stack.emu.chats[0]?.chunksSent).toBeLessThan(
+      splitTokens("a b c d e f g h i j k l m n o p q r s t").length,
+    );
+  });
+});
+
 describe("vision streaming", () => {
   it("streams a vision answer with the image forwarded", async () => {
     const r = await postRaw(`${stack.url}/chat/vision/stream`, {

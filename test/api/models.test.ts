@@ -230,6 +230,24 @@ describe("POST /models/load", () => {
   });
 });
 
+describe("load timeout", () => {
+  it("504 with the failure body when LM Studio takes longer than LOAD_TIMEOUT_MS", async () => {
+    const slow = await startStack({ emu: stack.emu, env: { LOAD_TIMEOUT_MS: "300" } });
+    try {
+      stack.emu.hangNextLoad();
+      const t0 = performance.now();
+      const r = await postJson(`${slow.url}/models/load`, { model_key: "google/gemma-3-1b" });
+      expect(r.status).toBe(504);
+      expect(r.json.loaded).toBe(false);
+      expect(r.json.error).toMatch(/^Failed to load model: .*300 ms/);
+      expect(performance.now() - t0).toBeLessThan(3000);
+      expectNoLeak(r.text);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe("POST /models/unload", () => {
   it("unloads by model key", async () => {
     stack.emu.preload("qwen/qwen3-4b-2507");
