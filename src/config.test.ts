@@ -1,0 +1,52 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, readEnv } from "./config.ts";
+
+describe("configuration", () => {
+  it("has the reference's defaults", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      openaiBaseUrl: "http://localhost:1234/v1",
+      openaiApiKey: "lm-studio",
+      lmstudioBaseUrl: "ws://localhost:1234",
+      host: "127.0.0.1",
+      port: 8000,
+      corsOrigins: ["*"],
+      defaultRegularModel: "qwen/qwen3-4b-2507",
+      defaultVisionModel: "qwen3-vl-4b-instruct",
+      maxImageBytes: 20 * 1024 * 1024,
+      autoLoad: true,
+      apiKeys: [],
+    });
+  });
+
+  it("derives the SDK websocket URL from OPENAI_BASE_URL, unless given", () => {
+    expect(loadConfig({ OPENAI_BASE_URL: "https://box:4321/v1/" }).lmstudioBaseUrl).toBe("wss://box:4321");
+    expect(loadConfig({ LMSTUDIO_BASE_URL: "ws://other:1/" }).lmstudioBaseUrl).toBe("ws://other:1");
+  });
+
+  it("names every bad variable", () => {
+    try {
+      loadConfig({ PORT: "abc", OPENAI_BASE_URL: "localhost:1234", AUTO_LOAD: "maybe" });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const problems = (e as ConfigError).problems.join("\n");
+      expect(problems).toContain('PORT="abc"');
+      expect(problems).toContain('OPENAI_BASE_URL="localhost:1234"');
+      expect(problems).toContain('AUTO_LOAD="maybe"');
+    }
+  });
+
+  it("reads .env under the environment, which wins", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lmss-"));
+    const file = join(dir, ".env");
+    writeFileSync(file, "PORT=9001\nHOST=0.0.0.0\nCORS_ORIGINS=http://a, http://b\n");
+    const c = loadConfig(readEnv(file, { HOST: "127.0.0.2" }));
+    expect(c.port).toBe(9001);
+    expect(c.host).toBe("127.0.0.2");
+    expect(c.corsOrigins).toEqual(["http://a", "http://b"]);
+  });
+});
