@@ -1,0 +1,60 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JPEG_TINY, type Stack, startStack } from "./helpers/stack.ts";
+
+const run = promisify(execFile);
+
+/** The README's bash blocks that call the service: they must work as written, in order. */
+const blocks = [...readFileSync("README.md", "utf8").matchAll(/```bash\n([\s\S]*?)```/g)]
+  .map((m) => m[1] ?? "")
+  .filter((b) => b.includes("curl"));
+
+let stack: Stack;
+let cwd: string;
+
+beforeAll(async () => {
+  stack = await startStack({ emulator: { loadTimeMs: 120, loadSteps: 6 } });
+  cwd = mkdtempSync(join(tmpdir(), "readme-"));
+  // The vision example reads a photo from the working directory.
+  writeFileSync(join(cwd, "photo.jpg"), Buffer.from(JPEG_TINY, "base64"));
+});
+afterAll(async () => {
+  expect(stack.emu.warnings).toEqual([]);
+  await stack.close();
+});
+
+describe("README examples", () => {
+  it("has curl examples for every endpoint", () => {
+    const all = blocks.join("\n");
+    for (const path of [
+      "/health",
+      "/help",
+      "/openapi.json",
+      "/models\n",
+      "/models/available",
+      "/models/load ",
+      "/models/load/stream",
+      "/models/unload",
+      "/chat ",
+      "/chat/regular ",
+      "/chat/regular/stream",
+      "/chat/vision ",
+      "/chat/vision/stream",
+    ]) {
+      expect(all, path).toContain(`127.0.0.1:8000${path}`);
+    }
+  });
+
+  it.each(blocks.map((b, i) => [i, b] as const))("block %i runs and succeeds", async (_i, block) => {
+    const script = block.replaceAll("http://127.0.0.1:8000", stack.url);
+    const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { cwd, timeout: 15_000 });
+    expect(stdout.trim().length).toBeGreaterThan(0);
+    // Error bodies start with "detail" (or "loaded":false for loads); stream errors are "type":"error".
+    expect(stdout).not.toMatch(/(^|\})\{"detail"|\{"loaded":false,"error"|\{"type":"error","error"/m);
+    if (block.includes("/chat")) expect(stdout).toMatch(/"content"|"fragment"/);
+  });
+});
