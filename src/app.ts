@@ -52,6 +52,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     return503OnClosing: true,
   });
 
+  // JSON only: Fastify's default text/plain parser would turn a text body into a 422 on "body".
+  app.removeContentTypeParser("text/plain");
   app.setValidatorCompiler(zodValidatorCompiler);
   // Successful answers are checked against their schema; error bodies are ours and vary.
   app.setSerializerCompiler((route) => {
@@ -125,8 +127,17 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       return reply.code(error.status).headers(error.headers).send(body);
     }
     const status = typeof error.statusCode === "number" ? error.statusCode : 500;
+    if (status === 415) {
+      const type = request.headers["content-type"] ?? "none";
+      return reply
+        .code(415)
+        .send({
+          detail: `Unsupported Media Type "${type}": send Content-Type: application/json`,
+          code: error.code,
+        });
+    }
     if (status < 500) {
-      // Fastify's own client errors: malformed JSON, wrong content type, body too large.
+      // Fastify's own client errors: malformed JSON, empty body, body too large.
       return reply.code(status).send({ detail: error.message, code: error.code });
     }
     request.log.error({ err: error }, "unhandled error");

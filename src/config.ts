@@ -110,8 +110,10 @@ export function deriveLmStudioWsUrl(openaiBaseUrl: string): string {
 export function readEnv(envFile = ".env", env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const fromFile = existsSync(envFile) ? parseEnv(readFileSync(envFile, "utf8")) : {};
   const merged: Record<string, string> = {};
-  for (const [key, value] of Object.entries({ ...fromFile, ...env })) {
-    if (value !== undefined && value !== "") merged[key] = value;
+  for (const source of [fromFile, env]) {
+    for (const [key, value] of Object.entries(source)) {
+      if (value !== undefined && value !== "") merged[key] = value;
+    }
   }
   return merged;
 }

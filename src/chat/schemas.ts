@@ -4,6 +4,10 @@ import { checkImage, IMAGE_MIME_TYPES } from "./image.ts";
 /** HTTP status carried by a validation issue that is not a plain 422 (an image over the size limit). */
 export const ISSUE_STATUS = "httpStatus";
 
+/** A real 1x1 PNG, so that the documented vision example is accepted as it is. */
+const EXAMPLE_PNG =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
 export function createChatSchemas(maxImageBytes: number) {
   const image = z
     .strictObject({
@@ -66,7 +70,23 @@ export function createChatSchemas(maxImageBytes: number) {
       ],
     });
 
-  return { request, message, image, config };
+  /** The same schema, with an example that shows an image (for the vision routes' docs). */
+  const visionRequest = request.meta({
+    examples: [
+      {
+        messages: [
+          {
+            role: "user",
+            content: "What is in this image?",
+            images: [{ data_base64: EXAMPLE_PNG, mime_type: "image/png" }],
+          },
+        ],
+        config: { temperature: 0.6, maxTokens: 200 },
+      },
+    ],
+  });
+
+  return { request, visionRequest, message, image, config };
 }
 
 export type ChatSchemas = ReturnType<typeof createChatSchemas>;

@@ -107,7 +107,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         schema: {
           summary: route.summary,
           tags: ["chat"],
-          body: schemas.request,
+          body: route.kind === "vision" ? schemas.visionRequest : schemas.request,
           response: { 200: chatResponseSchema, ...errorResponses },
         },
       },
@@ -137,7 +137,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
             "NDJSON: `progress` lines while a model loads on demand, `fragment` lines, then one `done` " +
             "line (or one `error` line if the stream fails after it started).",
           tags: ["chat"],
-          body: schemas.request,
+          body: route.kind === "vision" ? schemas.visionRequest : schemas.request,
           response: {
             200: {
               description: "One JSON object per line",
