@@ -47,31 +47,41 @@ function startAndAbort(path: string, body: unknown, abortWhen: "first-byte" | "a
 }
 
 describe("a client that goes away cancels the generation upstream", () => {
+  // Chunks come every 300 ms: a service that only noticed the abort on its next write would show
+  // ~300 ms. The best of three tries keeps a busy CI machine's scheduling noise out of the figure.
+  async function cancelLatency(path: string, abortWhen: "first-byte" | "after-ms", ms = 0): Promise<number> {
+    const latencies: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      stack.emu.reset({
+        preload: [MODEL],
+        chunkDelayMs: 300,
+        reply: "one two three four five six seven eight",
+      });
+      const abortedAt = await startAndAbort(
+        path,
+        { messages: [{ role: "user", content: "count" }] },
+        abortWhen,
+        ms,
+      );
+      const chat = () => stack.emu.chats.at(-1);
+      await stack.emu.waitFor(() => chat()?.outcome === "cancelled", 2_000);
+      expect(chat()?.chunksSent).toBeLessThan(8);
+      latencies.push((chat()?.endedAt ?? 0) - abortedAt);
+      if (path.endsWith("/stream") === false) expect(chat()?.body.stream).toBe(true);
+    }
+    return Math.min(...latencies);
+  }
+
   it("streaming: the emulator records the chat as cancelled within 100 ms", async () => {
-    const abortedAt = await startAndAbort(
-      "/chat/regular/stream",
-      { messages: [{ role: "user", content: "count" }] },
-      "first-byte",
-    );
-    const chat = () => stack.emu.chats.at(-1);
-    await stack.emu.waitFor(() => chat()?.outcome === "cancelled", 1_000);
-    const latency = (chat()?.endedAt ?? 0) - abortedAt;
+    const latency = await cancelLatency("/chat/regular/stream", "first-byte");
     console.info(`streaming cancel reached the emulator after ${latency.toFixed(1)} ms`);
     expect(latency).toBeLessThan(100);
-    expect(chat()?.chunksSent).toBeLessThan(10);
   });
 
   it("non-streaming: the upstream is streamed too, so an abort is seen at once", async () => {
-    const abortedAt = await startAndAbort(
-      "/chat/regular",
-      { messages: [{ role: "user", content: "count" }] },
-      "after-ms",
-      250,
-    );
-    const chat = () => stack.emu.chats.at(-1);
-    expect(chat()?.body.stream).toBe(true);
-    await stack.emu.waitFor(() => chat()?.outcome === "cancelled", 1_000);
-    expect((chat()?.endedAt ?? 0) - abortedAt).toBeLessThan(100);
+    const latency = await cancelLatency("/chat/regular", "after-ms", 400);
+    console.info(`non-streaming cancel reached the emulator after ${latency.toFixed(1)} ms`);
+    expect(latency).toBeLessThan(100);
   });
 
   it("a finished chat is recorded as finished, not cancelled (the check can fail)", async () => {
