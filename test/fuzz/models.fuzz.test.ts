@@ -3,6 +3,7 @@
  * /models/load/stream (a 422 before any NDJSON starts) and /models/unload; and, for all nine POST
  * endpoints, malformed JSON, empty bodies, extreme nesting and wrong content types.
  */
+import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import { malformedJson } from "./arbitraries.ts";
@@ -89,6 +90,53 @@ defineFuzzSuite("models", MODEL_ENDPOINTS, ({ stack, expectHealthy, expectNothin
     await expectHealthy();
     expectNothingUpstream();
   }, 30_000);
+
+  it("300 random content types with an invalid body: always a 4xx with a detail", async () => {
+    const printable = fc.string({
+      unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+    });
+    const type = fc.oneof(
+      printable,
+      fc
+        .tuple(
+          fc.constantFrom("application/json", "text/plain", "multipart/form-data", "application/*"),
+          printable,
+        )
+        .map(([t, params]) => `${t};${params}`),
+    );
+    const arb = fc.tuple(fc.constantFrom(...ALL), type, fc.constantFrom("{}", "[]", '{"x":1}', "null"));
+    await fc.assert(
+      fc.asyncProperty(arb, async ([{ path }, contentType, body]) => {
+        const a = await post(`${stack().url}${path}`, body, contentType);
+        checkErrorAnswer(
+          { label: `${path} ${JSON.stringify(contentType)}`, text: body, status: [400, 415, 422] },
+          a,
+        );
+      }),
+      { numRuns: 300, seed: SEED },
+    );
+    expectNothingUpstream();
+  }, 30_000);
+
+  it("a gzip-encoded body (not supported) is a 4xx with a detail", async () => {
+    const body = gzipSync(JSON.stringify({ model_key: "qwen/qwen3-4b-2507" }));
+    const res = await fetch(`${stack().url}/models/load`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      body: new Uint8Array(body),
+    });
+    const text = await res.text();
+    checkErrorAnswer(
+      { label: "gzip", text: "", status: [400, 415] },
+      {
+        status: res.status,
+        contentType: res.headers.get("content-type") ?? "",
+        text,
+        json: JSON.parse(text),
+      },
+    );
+    expectNothingUpstream();
+  });
 
   it("a UTF-16 body labelled charset=utf-16 is refused with a 4xx", async () => {
     const body = Buffer.from(JSON.stringify({ model_key: "qwen/qwen3-4b-2507" }), "utf16le");
