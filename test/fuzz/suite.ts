@@ -185,20 +185,24 @@ export function defineFuzzSuite(
 
   extra(ctx);
 
-  it("memory: no growth of the heap, and RSS reaches a plateau", async () => {
+  it("memory: the heap does not grow, RSS levels off after the first 1,000-run batch", async () => {
     memory.end = await sampleMemory();
     const base = memory.baseline as MemorySample;
     const samples = endpoints.map(({ path }) => memory[`after ${path}`] as MemorySample);
     const first = samples[0] as MemorySample;
+    const last = samples.at(-1) as MemorySample;
     const end = memory.end;
-    // The JS heap after a forced full GC is what the service (and this test process) retains:
-    // thousands of requests later it must be where it was after the warm-up.
+    // Every sample is taken after a forced full GC (twice), in this process, which runs the
+    // service (startStack is in-process), the emulator and the client.
+    // 1. The JS heap in use is what is retained: thousands of requests (every 1,000-run batch and
+    //    the extra tests) later it is where it was after the warm-up.
     expect(end.heapUsedMb - base.heapUsedMb).toBeLessThan(16);
-    // RSS also holds memory freed but kept by V8 and malloc after the huge bodies; it grows during
-    // the first batch, then must stay flat: from the end of the first batch to the end of all of
-    // them it may grow by 100 MB at most, and by 200 MB overall.
-    expect(end.rssMb - first.rssMb).toBeLessThan(100);
-    expect(end.rssMb - base.rssMb).toBeLessThan(200);
+    expect(end.externalMb - base.externalMb).toBeLessThan(16);
+    // 2. RSS also holds what V8 and malloc keep after freeing (V8 grows its heap reservation during
+    //    the first batch): generous bounds, from the warm-up to the end of the 1,000-run batches,
+    //    and across those batches it must level off.
+    expect(last.rssMb - base.rssMb).toBeLessThan(150);
+    expect(last.rssMb - first.rssMb).toBeLessThan(75);
     await ctx.expectHealthy();
   }, 30_000);
 
