@@ -95,7 +95,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     }
     if (
       checkKey &&
-      request.url !== "/health" &&
+      request.routeOptions.url !== "/health" &&
       request.method !== "OPTIONS" &&
       !checkKey(request.headers.authorization)
     ) {
@@ -104,6 +104,24 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
         401,
         "unauthorized",
         "Missing or invalid API key: send Authorization: Bearer <key>",
+      );
+    }
+    const encoding = request.headers["content-encoding"];
+    if (encoding !== undefined && encoding.toLowerCase() !== "identity") {
+      throw new ServiceError(
+        415,
+        "invalid_request",
+        `Content-Encoding "${encoding}" is not supported: send the body uncompressed`,
+      );
+    }
+    const charset = /;\s*charset=([^;\s]+)/i
+      .exec(request.headers["content-type"] ?? "")?.[1]
+      ?.replace(/"/g, "");
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      throw new ServiceError(
+        415,
+        "invalid_request",
+        `charset "${charset}" is not supported: send UTF-8 JSON`,
       );
     }
   });
@@ -129,12 +147,17 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     const status = typeof error.statusCode === "number" ? error.statusCode : 500;
     if (status === 415) {
       const type = request.headers["content-type"] ?? "none";
-      return reply
-        .code(415)
-        .send({
-          detail: `Unsupported Media Type "${type}": send Content-Type: application/json`,
-          code: error.code,
-        });
+      return reply.code(415).send({
+        detail: `Unsupported Media Type "${type}": send Content-Type: application/json`,
+        code: error.code,
+      });
+    }
+    if (error.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
+      // The parser drops its reason; a valid document with a "__proto__" key lands here too.
+      return reply.code(400).send({
+        detail: 'Body is not valid JSON (or it has a forbidden "__proto__" or "constructor" key)',
+        code: error.code,
+      });
     }
     if (status < 500) {
       // Fastify's own client errors: malformed JSON, empty body, body too large.

@@ -241,6 +241,8 @@ function configFields(stack: unknown): Array<{ key: string; value: unknown }> {
   return out;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class LmStudioEmulator {
   private portValue = 0;
   get port(): number {
@@ -532,7 +534,8 @@ export class LmStudioEmulator {
       lastUsedTime: null,
       ttlTimer: undefined,
     };
-    if (ttlMs !== null && ttlMs > 0) {
+    // setTimeout overflows past 2^31-1 ms (~24.8 days) and would fire at once: such a TTL never ends here.
+    if (ttlMs !== null && ttlMs > 0 && ttlMs <= MAX_TIMER_MS) {
       inst.ttlTimer = setTimeout(() => {
         if (this.instances.get(identifier) === inst) this.instances.delete(identifier);
       }, ttlMs);
