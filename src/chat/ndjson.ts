@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import type { FastifyReply } from "fastify";
 
 /** One NDJSON line. JSON.stringify never emits a raw newline, so one object is always one line. */
 export const ndjsonLine = (value: unknown): string => `${JSON.stringify(value)}\n`;
@@ -19,4 +20,22 @@ export function writeLine(res: ServerResponse, value: unknown): Promise<void> | 
     res.on("drain", done);
     res.on("close", done);
   });
+}
+
+/**
+ * Takes the response over from Fastify and sends the NDJSON headers (keeping the ones hooks set,
+ * such as CORS). From here on, lines go straight to the socket, with Nagle off so each is sent now.
+ */
+export function beginNdjson(reply: FastifyReply, headers: Record<string, string> = {}): ServerResponse {
+  const res = reply.raw;
+  reply.hijack();
+  res.socket?.setNoDelay(true);
+  res.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    "content-type": "application/x-ndjson; charset=utf-8",
+    "cache-control": "no-cache",
+    "x-accel-buffering": "no",
+    ...headers,
+  });
+  return res;
 }

@@ -6,7 +6,7 @@ import {
   hasImages,
   toSamplingParams,
 } from "../chat/convert-to-upstream-messages.ts";
-import { writeLine } from "../chat/ndjson.ts";
+import { beginNdjson, writeLine } from "../chat/ndjson.ts";
 import { type ChatBody, type ChatSchemas, chatResponseSchema, streamLineSchema } from "../chat/schemas.ts";
 import type { Config } from "../config.ts";
 import { ServiceError, toServiceError } from "../errors.ts";
@@ -152,16 +152,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         const iterator = events[Symbol.asyncIterator]();
         // Headers wait for the first event so that failures before it get a real status code.
         let step = await iterator.next();
-        const res = reply.raw;
-        reply.hijack();
-        res.socket?.setNoDelay(true);
-        res.writeHead(200, {
-          ...(reply.getHeaders() as Record<string, string>),
-          "content-type": "application/x-ndjson; charset=utf-8",
-          "cache-control": "no-cache",
-          "x-accel-buffering": "no",
-          "server-timing": serverTiming(reply.elapsedTime, timings),
-        });
+        const res = beginNdjson(reply, { "server-timing": serverTiming(reply.elapsedTime, timings) });
         let fragments = 0;
         try {
           for (; !step.done; step = await iterator.next()) {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { writeLine } from "../chat/ndjson.ts";
+import { beginNdjson, writeLine } from "../chat/ndjson.ts";
 import { ServiceError, toServiceError } from "../errors.ts";
 import type { Lifecycle } from "../http/lifecycle.ts";
 import { requestSignal } from "../http/request-signal.ts";
@@ -240,15 +240,7 @@ export function registerModelRoutes(
       },
     },
     async (request, reply) => {
-      const res = reply.raw;
-      reply.hijack();
-      res.socket?.setNoDelay(true);
-      res.writeHead(200, {
-        ...(reply.getHeaders() as Record<string, string>),
-        "content-type": "application/x-ndjson; charset=utf-8",
-        "cache-control": "no-cache",
-        "x-accel-buffering": "no",
-      });
+      const res = beginNdjson(reply);
       let last = Number.NEGATIVE_INFINITY;
       let lastValue: number | undefined;
       const onProgress = (p: number) => {
