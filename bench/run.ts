@@ -344,6 +344,8 @@ async function main(): Promise<void> {
   const c50Err = byKey(() => new Errors());
   for (let r = 0; r < N.c50Rounds; r++) {
     for (const t of rotate(targets, r)) {
+      // Unmeasured: reopens the 50 connections (Portkey's server closes idle ones after 5 s).
+      await burst(t.c50Pool, t.chat, CONCURRENCY, CONCURRENCY);
       const cpu0 = { target: cpuMs(t.child.pid), emulator: cpuMs(emu.child.pid) };
       const b = await burst(t.c50Pool, t.chat, Math.ceil(N.c50 / N.c50Rounds), CONCURRENCY);
       c50Cpu[t.key].target += cpuMs(t.child.pid) - cpu0.target;

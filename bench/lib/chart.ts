@@ -1,6 +1,6 @@
 /**
  * The bench's chart, as a standalone SVG (no dependencies): on the left, latency by percentile of
- * the sequential scenario per target (x on a "nines" scale: 50, 90, 99, 99.9); on the right, one
+ * the sequential scenario per target (x on a "nines" scale: 50, 90, 99, 99.9; y logarithmic); on the right, one
  * small bar chart per scenario with the p50 of each target.
  */
 
@@ -31,17 +31,6 @@ const esc = (s: string): string =>
 const fmt = (v: number): string =>
   v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
 
-/** "Nice" axis ticks from 0 to at least max. */
-function ticks(max: number, count = 5): number[] {
-  if (!(max > 0)) return [0, 1];
-  const raw = max / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
-  const out: number[] = [];
-  for (let v = 0; v <= max + step * 0.999; v += step) out.push(Math.round(v * 1e6) / 1e6);
-  return out;
-}
-
 const nines = (p: number): number => -Math.log10(1 - p / 100);
 
 export function renderChart(input: ChartInput): string {
@@ -68,16 +57,21 @@ export function renderChart(input: ChartInput): string {
         return [nines(p), s.sorted[idx] as number] as const;
       }),
   }));
-  const maxY = Math.max(0.1, ...curves.flatMap((c) => c.pts.map((p) => p[1])));
-  const yt = ticks(maxY);
-  const yMax = yt.at(-1) ?? maxY;
+  // Latency on a log scale: the p50s and the tails both stay readable.
+  const all = curves.flatMap((c) => c.pts.map((p) => p[1]));
+  const lo = 10 ** Math.floor(Math.log10(Math.max(1e-3, Math.min(...all))));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(lo * 10, ...all)));
+  const yt: number[] = [];
+  for (let d = lo; d < hi * 1.001; d *= 10)
+    for (const m of [1, 2, 5]) if (d * m <= hi * 1.001) yt.push(d * m);
   const px = (x: number) => L.x + (x / maxX) * L.w;
-  const py = (y: number) => L.y + L.h - (y / yMax) * L.h;
+  const py = (y: number) =>
+    L.y + L.h - ((Math.log10(Math.max(y, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * L.h;
   out.push(`<text x="${L.x}" y="${L.y - 14}" font-weight="600">${esc(input.curveTitle)}</text>`);
   for (const t of yt) {
     out.push(
       `<line x1="${L.x}" x2="${L.x + L.w}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`,
-      `<text x="${L.x - 6}" y="${py(t) + 4}" text-anchor="end" fill="#555">${fmt(t)}</text>`,
+      `<text x="${L.x - 6}" y="${py(t) + 4}" text-anchor="end" fill="#555">${Number(t.toPrecision(3))}</text>`,
     );
   }
   for (const p of [0, 50, 90, 99, 99.9]) {
@@ -89,7 +83,7 @@ export function renderChart(input: ChartInput): string {
   }
   out.push(
     `<text x="${L.x + L.w / 2}" y="${L.y + L.h + 34}" text-anchor="middle" fill="#555">percentile</text>`,
-    `<text transform="translate(${L.x - 48},${L.y + L.h / 2}) rotate(-90)" text-anchor="middle" fill="#555">latency (ms)</text>`,
+    `<text transform="translate(${L.x - 48},${L.y + L.h / 2}) rotate(-90)" text-anchor="middle" fill="#555">latency (ms, log scale)</text>`,
     `<rect x="${L.x}" y="${L.y}" width="${L.w}" height="${L.h}" fill="none" stroke="#999"/>`,
   );
   for (const c of curves) {

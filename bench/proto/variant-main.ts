@@ -5,7 +5,11 @@
  *   fake   no upstream call: 20 deltas and an end event straight away (cost of Fastify + routes)
  *   raw    undici request() + a hand-written SSE parser instead of the openai client
  *   fast   the openai client with .asResponse() and a small SSE parser (bench/proto/fast-chat-engine.ts)
+ *   whole  the openai client asking for a non-streamed completion (stream: false): one JSON body
+ *          upstream instead of 23 SSE events (measure /chat only: /chat/stream gets one fragment)
  */
+import OpenAI from "openai";
+import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { request } from "undici";
 import { buildApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -84,6 +88,42 @@ const raw: ChatEngine = {
   },
 };
 
+function wholeEngine(client: OpenAI): ChatEngine {
+  return {
+    async *stream(req: ChatRequest): AsyncGenerator<ChatEvent> {
+      const ac = new AbortController();
+      const onAbort = () => ac.abort();
+      req.signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        const c = await client.chat.completions.create(
+          {
+            model: req.model,
+            messages: req.messages as ChatCompletionMessageParam[],
+            ...req.params,
+            stream: false,
+          },
+          { signal: ac.signal },
+        );
+        const choice = c.choices[0];
+        if (choice?.message.content) yield { type: "delta", content: choice.message.content };
+        yield {
+          type: "end",
+          model: c.model,
+          finishReason: choice?.finish_reason ?? "stop",
+          usage: c.usage && {
+            promptTokens: c.usage.prompt_tokens,
+            completionTokens: c.usage.completion_tokens,
+            totalTokens: c.usage.total_tokens,
+          },
+        };
+      } finally {
+        req.signal.removeEventListener("abort", onAbort);
+        ac.abort();
+      }
+    },
+  };
+}
+
 const { app } = await buildApp(config, {
   upstream: (logger) => {
     if (variant === "src") return createLmStudioUpstream(config, logger);
@@ -107,7 +147,21 @@ const { app } = await buildApp(config, {
     return {
       name: "LM Studio",
       models,
-      chat: variant === "fake" ? fake : variant === "fast" ? fast : raw,
+      chat:
+        variant === "fake"
+          ? fake
+          : variant === "fast"
+            ? fast
+            : variant === "whole"
+              ? wholeEngine(
+                  new OpenAI({
+                    baseURL: config.openaiBaseUrl,
+                    apiKey: config.openaiApiKey,
+                    fetch: http.fetch,
+                    maxRetries: 0,
+                  }),
+                )
+              : raw,
       close: () => Promise.all([models.close(), http.close()]).then(() => {}),
     };
   },
