@@ -1,8 +1,14 @@
 import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from "fastify";
 import { createSerializerCompiler, jsonSchemaTransform } from "fastify-type-provider-zod";
+import pino from "pino";
 import { Admission } from "./chat/admission.ts";
 import { ChatService } from "./chat/chat-service.ts";
 import { createChatSchemas } from "./chat/schemas.ts";
@@ -44,8 +50,12 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     logger: {
       level: config.logLevel,
       redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
-      ...(opts.logStream && { stream: opts.logStream }),
+      // Asynchronous writes: a burst of log lines costs one write, not one blocking syscall each.
+      stream: opts.logStream ?? pino.destination({ dest: 1, sync: false }),
     },
+    // One access line per request (below) instead of Fastify's two: logging was a third of the
+    // service's CPU per chat in the benchmark.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
     // Keep-alive sockets must not hold a shutdown open.
     forceCloseConnections: true,
@@ -85,6 +95,19 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   const checkKey = config.apiKeys.length > 0 ? createApiKeyCheck(config.apiKeys) : undefined;
   app.addHook("onRequest", async (request, reply) => {
     lifecycle.track(reply.raw);
+    reply.raw.once("close", () => {
+      const res = reply.raw;
+      request.log.info(
+        {
+          method: request.method,
+          url: request.url,
+          status: res.statusCode,
+          ms: Math.round(reply.elapsedTime * 100) / 100,
+          ...(!res.writableFinished && { aborted: true }),
+        },
+        "request",
+      );
+    });
     if (lifecycle.draining) {
       reply.header("connection", "close").header("retry-after", "5");
       throw new ServiceError(
