@@ -38,6 +38,7 @@ import {
   firstLine,
   freePort,
   spawnNode,
+  stop,
   stopAll,
   waitForHttp,
 } from "./lib/processes.ts";
@@ -384,9 +385,20 @@ async function main(): Promise<void> {
   checkAlive();
 
   // ---------------------------------------------------------------- 4. 1,000 open streams
+  // On a service of its own (started now, warmed up with 200 chats), so that its peak RSS is what
+  // the streams cost; then on the service that ran scenarios 1-3, whose heap those grew.
   log(`4. ${N.streams} concurrent streams through the service, 1 chunk every ${SLOW_CHUNK_DELAY_MS} ms`);
+  const fresh = await startService(emu.origin, "info", "service_streams");
+  await waitForHttp(fresh.origin, fresh.child);
+  const freshTarget: Target = { ...T.service, origin: fresh.origin, child: fresh.child };
+  const warmPool = pool(fresh.origin, 1);
+  for (let i = 0; i < 200; i++) await timed(warmPool, svcChat);
+  await warmPool.close();
   await admin("/configure", { chunkDelayMs: SLOW_CHUNK_DELAY_MS });
-  const s4 = await manyStreams(T.service, N.streams);
+  const s4 = await manyStreams(freshTarget, N.streams);
+  assertAlive(fresh.child);
+  await stop(fresh.child);
+  const s4Loaded = await manyStreams(T.service, N.streams);
   await admin("/clear", {});
   checkAlive();
 
@@ -434,6 +446,9 @@ async function main(): Promise<void> {
     streams_1000_peak_open: s4.peakOpen,
     streams_1000_cpu_us_per_chunk: round(s4.cpuUsPerChunk),
     streams_1000_wall_ms: Math.round(s4.wallMs),
+    streams_1000_rss_mb_after_load: mb(s4Loaded.peakRss),
+    streams_1000_rss_before_mb_after_load: mb(s4Loaded.rssBefore),
+    streams_1000_errors_after_load: s4Loaded.errors,
     image_10mb_bytes: s5.imageBytes,
     image_10mb_p50_ms: s5.p50,
     image_10mb_added_ms: round((s5.p50.service ?? Number.NaN) - (s5.p50.direct ?? Number.NaN)),
