@@ -145,3 +145,6 @@ export function createFastChatEngine(opts: ChatEngineOptions): ChatEngine {
 
   return { stream };
 }
+
+/** Under its src/ name, for bench/proto/swap.ts. */
+export const createChatEngine = createFastChatEngine;
