@@ -75,6 +75,7 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   } catch {
     json = undefined;
   }
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary response bodies field by field
   return { status: res.status, headers: res.headers, text, json: json as any };
 }
 
@@ -89,6 +90,7 @@ export async function postNdjson(url: string, body: unknown, headers: Record<str
   const lines = text
     .split("\n")
     .filter((l) => l.length > 0)
+    // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary NDJSON lines field by field
     .map((l) => JSON.parse(l) as any);
   return { status: res.status, headers: res.headers, text, lines };
 }
