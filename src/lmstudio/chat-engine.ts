@@ -1,8 +1,9 @@
-import OpenAI, { APIUserAbortError } from "openai";
+import OpenAI, { APIError, APIUserAbortError } from "openai";
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { ServiceError } from "../errors.ts";
 import type { ChatEngine, ChatEvent, ChatRequest, ChatUsage } from "../upstream/types.ts";
 import { mapChatError, upstreamTimeout } from "./map-lmstudio-error.ts";
+import { sseData } from "./parse-sse.ts";
 import type { FetchFn } from "./undici-fetch.ts";
 
 export interface ChatEngineOptions {
@@ -47,34 +48,44 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
       if (timedOut === "first_token")
         return upstreamTimeout("the first token", opts.firstTokenTimeoutMs, error);
       if (timedOut === "chunk") return upstreamTimeout("the next chunk", opts.chunkTimeoutMs, error);
+      // Reading an aborted body fails with the fetch layer's own error, not the client's.
+      if (controller.signal.aborted) return mapChatError(new APIUserAbortError(), request.model);
       return mapChatError(error, request.model);
     };
 
     let finished = false;
     try {
-      let upstream: AsyncIterable<ChatCompletionChunk>;
+      let response: Response;
       try {
-        upstream = await client.chat.completions.create(
-          {
-            model: request.model,
-            // Same wire shape; the client's types just split it per role.
-            messages: request.messages as ChatCompletionMessageParam[],
-            ...request.params,
-            stream: true,
-            stream_options: { include_usage: true },
-          },
-          { signal: controller.signal },
-        );
+        // The client builds and sends the request (auth, URL, status errors); we read the body.
+        response = await client.chat.completions
+          .create(
+            {
+              model: request.model,
+              // Same wire shape; the client's types just split it per role.
+              messages: request.messages as ChatCompletionMessageParam[],
+              ...request.params,
+              stream: true,
+              stream_options: { include_usage: true },
+            },
+            { signal: controller.signal },
+          )
+          .asResponse();
       } catch (error) {
         throw fail(error);
       }
+      if (response.body === null) throw fail(new Error("LM Studio answered without a body"));
 
       let model = request.model;
       let finishReason = "stop";
       let usage: ChatUsage | undefined;
       try {
-        for await (const chunk of upstream) {
-          const choice = chunk.choices[0];
+        for await (const data of sseData(response.body)) {
+          if (data === "[DONE]") break;
+          const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: object };
+          // LM Studio reports a failure after the stream started as an event with `error`.
+          if (chunk.error) throw new APIError(undefined, chunk.error, undefined, response.headers);
+          const choice = chunk.choices?.[0];
           const content = choice?.delta?.content;
           if (phase === "chunk") {
             timer.refresh();
@@ -95,8 +106,7 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           if (content) yield { type: "delta", content };
         }
-        // The client ends an aborted stream quietly instead of throwing: a timeout or a caller
-        // gone must not look like a normal end.
+        // An aborted body may end quietly: a timeout or a caller gone must not look like an end.
         if (controller.signal.aborted) throw new APIUserAbortError();
       } catch (error) {
         throw fail(error);
