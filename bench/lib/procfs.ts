@@ -25,9 +25,15 @@ export const rssBytes = (pid: number): number => statusField(pid, "VmRSS");
 /** Peak resident set size since the process started (VmHWM), in bytes. */
 export const hwmBytes = (pid: number): number => statusField(pid, "VmHWM");
 
-/** User + system CPU time used so far, in milliseconds (resolution: one clock tick, usually 10 ms). */
-export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/**
+ * User + system CPU time used so far, in milliseconds (resolution: one clock tick, usually 10 ms):
+ * of the whole process, or of one of its threads (`tid`; the main thread's is the pid).
+ */
+export function cpuMs(pid: number, tid?: number): number {
+  const stat = readFileSync(
+    tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,
+    "utf8",
+  );
   // The command name (field 2) may contain spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const utime = Number(fields[11]);

@@ -6,7 +6,6 @@
  * e.g. service=src/main.ts warn=src/main.ts:LOG_LEVEL=warn fake=bench/proto/variant-main.ts:VARIANT=fake
  * "direct" (the emulator) and "floor" (bench/proto/floor-proxy.ts) are always there.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -31,11 +30,7 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const OUT = join(ROOT, "bench", "out");
 const REPLY = Array.from({ length: 20 }, (_, i) => `${i === 0 ? "" : " "}word${i + 1}`).join("");
 
-function mainThreadCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
+const mainThreadCpuMs = (pid: number): number => cpuMs(pid, pid);
 
 interface T {
   name: string;
