@@ -142,11 +142,17 @@ async function startEmulator() {
   return { child, origin: `http://127.0.0.1:${ports.emulator}`, admin: `http://127.0.0.1:${ports.admin}` };
 }
 
+/** Node's flags from `npm start` (`node <flags> src/main.ts`), so the bench measures what users run. */
+const START_FLAGS: string[] = (() => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((w) => w.startsWith("--"));
+})();
+
 async function startService(emulatorOrigin: string, logLevel: string, name: string) {
   const port = await freePort();
   const child = spawnNode({
     name,
-    args: [join(ROOT, "src", "main.ts")],
+    args: [...START_FLAGS, join(ROOT, "src", "main.ts")],
     cwd: ROOT,
     env: {
       OPENAI_BASE_URL: `${emulatorOrigin}/v1`,

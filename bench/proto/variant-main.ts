@@ -4,7 +4,6 @@
  *   src    the service's own upstream (createLmStudioUpstream): a sanity check against src/main.ts
  *   fake   no upstream call: 20 deltas and an end event straight away (cost of Fastify + routes)
  *   raw    undici request() + a hand-written SSE parser instead of the openai client
- *   fast   the openai client with .asResponse() and a small SSE parser (bench/proto/fast-chat-engine.ts)
  *   whole  the openai client asking for a non-streamed completion (stream: false): one JSON body
  *          upstream instead of 23 SSE events (measure /chat only: /chat/stream gets one fragment)
  */
@@ -17,7 +16,6 @@ import { createLmStudioUpstream } from "../../src/lmstudio/index.ts";
 import { createModelManager } from "../../src/lmstudio/model-manager.ts";
 import { createUndiciFetch } from "../../src/lmstudio/undici-fetch.ts";
 import type { ChatEngine, ChatEvent, ChatRequest } from "../../src/upstream/types.ts";
-import { createFastChatEngine } from "./fast-chat-engine.ts";
 
 const config = loadConfig();
 const variant = process.env.VARIANT ?? "src";
@@ -137,31 +135,22 @@ const { app } = await buildApp(config, {
       connectTimeoutMs: config.connectTimeoutMs,
       socketTimeoutMs: Math.max(config.firstTokenTimeoutMs, config.chunkTimeoutMs) + 1_000,
     });
-    const fast = createFastChatEngine({
-      baseURL: config.openaiBaseUrl,
-      apiKey: config.openaiApiKey,
-      fetch: http.fetch,
-      firstTokenTimeoutMs: config.firstTokenTimeoutMs,
-      chunkTimeoutMs: config.chunkTimeoutMs,
-    });
     return {
       name: "LM Studio",
       models,
       chat:
         variant === "fake"
           ? fake
-          : variant === "fast"
-            ? fast
-            : variant === "whole"
-              ? wholeEngine(
-                  new OpenAI({
-                    baseURL: config.openaiBaseUrl,
-                    apiKey: config.openaiApiKey,
-                    fetch: http.fetch,
-                    maxRetries: 0,
-                  }),
-                )
-              : raw,
+          : variant === "whole"
+            ? wholeEngine(
+                new OpenAI({
+                  baseURL: config.openaiBaseUrl,
+                  apiKey: config.openaiApiKey,
+                  fetch: http.fetch,
+                  maxRetries: 0,
+                }),
+              )
+            : raw,
       close: () => Promise.all([models.close(), http.close()]).then(() => {}),
     };
   },
