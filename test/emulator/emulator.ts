@@ -891,17 +891,8 @@ export class LmStudioEmulator {
         namespace: session.namespace,
         configFields: fields,
       };
-      this.loads.push(rec);
-      const model = this.findModel(key);
-      if (model === undefined) {
-        this.failLoadEarly(session, channelId, rec, this.pathNotFound(key, domain));
-        return;
-      }
-      if (model.type !== domain) {
-        this.failLoadEarly(session, channelId, rec, this.domainMismatch(key, model.type, domain));
-        return;
-      }
-      rec.modelKey = model.modelKey;
+      const model = this.beginLoad(session, channelId, domain, rec);
+      if (model === undefined) return;
       const identifier = this.defaultIdentifier(model.modelKey);
       this.runLoad(session, channelId, ch, rec, model, identifier, contextLength, ttlMs, true);
       return;
@@ -922,17 +913,8 @@ export class LmStudioEmulator {
       namespace: session.namespace,
       configFields: fields,
     };
-    this.loads.push(rec);
-    const model = this.findModel(key);
-    if (model === undefined) {
-      this.failLoadEarly(session, channelId, rec, this.pathNotFound(key, domain));
-      return;
-    }
-    if (model.type !== domain) {
-      this.failLoadEarly(session, channelId, rec, this.domainMismatch(key, model.type, domain));
-      return;
-    }
-    rec.modelKey = model.modelKey;
+    const model = this.beginLoad(session, channelId, domain, rec);
+    if (model === undefined) return;
     if (requestedId !== undefined && this.identifierTaken(requestedId)) {
       this.failLoadEarly(
         session,
@@ -944,6 +926,28 @@ export class LmStudioEmulator {
     }
     const identifier = requestedId ?? this.defaultIdentifier(model.modelKey);
     this.runLoad(session, channelId, ch, rec, model, identifier, contextLength, ttlMs, false);
+  }
+
+  /** Records a load and resolves its model; answers the channel's error itself when it cannot. */
+  private beginLoad(
+    session: Session,
+    channelId: number,
+    domain: ModelType,
+    rec: LoadRecord,
+  ): ResolvedModel | undefined {
+    this.loads.push(rec);
+    const key = rec.modelKey;
+    const model = this.findModel(key);
+    if (model === undefined) {
+      this.failLoadEarly(session, channelId, rec, this.pathNotFound(key, domain));
+      return undefined;
+    }
+    if (model.type !== domain) {
+      this.failLoadEarly(session, channelId, rec, this.domainMismatch(key, model.type, domain));
+      return undefined;
+    }
+    rec.modelKey = model.modelKey;
+    return model;
   }
 
   private failLoadEarly(session: Session, channelId: number, rec: LoadRecord, err: LmsError): void {
