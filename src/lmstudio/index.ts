@@ -26,7 +26,6 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     chunkTimeoutMs: config.chunkTimeoutMs,
   });
   return {
-    name: "LM Studio",
     models,
     chat,
     async close() {

@@ -1,4 +1,4 @@
-import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
+import { Agent, type Dispatcher } from "undici";
 
 /**
  * A minimal `fetch` for the `openai` client, built on undici's `request()`.
@@ -98,10 +98,3 @@ export function createUndiciFetch(opts: UndiciFetchOptions): { fetch: FetchFn; c
 
   return { fetch, close: () => agent.close() };
 }
-
-export const isUndiciConnectError = (e: unknown): boolean =>
-  e instanceof undiciErrors.ConnectTimeoutError ||
-  (e instanceof Error &&
-    ["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENOTFOUND"].includes(
-      (e as NodeJS.ErrnoException).code ?? "",
-    ));

@@ -85,8 +85,6 @@ export interface ChatEngine {
 }
 
 export interface Upstream {
-  /** Shown in messages: "Could not connect to LM Studio: …". */
-  readonly name: string;
   readonly models: ModelManager;
   readonly chat: ChatEngine;
   close(): Promise<void>;
