@@ -136,7 +136,7 @@ const { app } = await buildApp(config, {
       socketTimeoutMs: Math.max(config.firstTokenTimeoutMs, config.chunkTimeoutMs) + 1_000,
     });
     return {
-        models,
+      models,
       chat:
         variant === "fake"
           ? fake
