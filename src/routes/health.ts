@@ -14,6 +14,18 @@ const healthSchema = z.object({
   defaults: z.object({ regular_model: z.string(), vision_model: z.string() }),
 });
 
+/** A health probe must answer fast even when LM Studio's socket is silent. */
+const HEALTH_TIMEOUT_MS = 2_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`LM Studio did not answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 export function registerHealthRoutes(
   app: FastifyInstance,
   deps: { config: Config; models: ModelService },
@@ -33,7 +45,10 @@ export function registerHealthRoutes(
         vision_model: deps.config.defaultVisionModel,
       };
       try {
-        const version = await deps.models.version();
+        const version = await withDeadline(
+          deps.models.version(),
+          Math.min(deps.config.sdkTimeoutMs, HEALTH_TIMEOUT_MS),
+        );
         return { status: "ok" as const, lmstudio: { reachable: true, version }, defaults };
       } catch (error) {
         const message = error instanceof Error ? error.message : "unreachable";
