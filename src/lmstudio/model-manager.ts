@@ -23,6 +23,13 @@ export interface ModelManagerOptions {
   logger: FastifyBaseLogger;
 }
 
+/** The SDK's errors for an instance that no longer exists (its messages are all we get). */
+function isGone(error: unknown): boolean {
+  const title = (error as { title?: unknown }).title;
+  const text = `${typeof title === "string" ? title : ""} ${error instanceof Error ? error.message : ""}`;
+  return /already been unloaded|cannot find a model with identifier/i.test(text);
+}
+
 function toDownloaded(info: ModelInfo): DownloadedModel {
   return {
     modelKey: info.modelKey,
@@ -129,12 +136,18 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
     async listLoaded() {
       return call("list loaded models", opts.sdkTimeoutMs, async (c) => {
         const [llms, embeddings] = await Promise.all([c.llm.listLoaded(), c.embedding.listLoaded()]);
+        // A model unloaded between the two calls (TTL, LM Studio's UI) is simply no longer listed.
         const infos = await Promise.all(
-          [...llms, ...embeddings].map(
-            (m) => m.getModelInfo() as Promise<LLMInstanceInfo | EmbeddingModelInstanceInfo>,
+          [...llms, ...embeddings].map((m) =>
+            (m.getModelInfo() as Promise<LLMInstanceInfo | EmbeddingModelInstanceInfo>).catch(
+              (error: unknown) => {
+                if (isGone(error)) return undefined;
+                throw error;
+              },
+            ),
           ),
         );
-        return infos.map(toLoaded);
+        return infos.filter((i) => i !== undefined).map(toLoaded);
       });
     },
 
@@ -162,7 +175,12 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
 
     async unload(model: { identifier: string; type: ModelType }) {
       await call(`unload model "${model.identifier}"`, opts.sdkTimeoutMs, (c) =>
-        namespace(c, model.type).unload(model.identifier),
+        namespace(c, model.type)
+          .unload(model.identifier)
+          .catch((error: unknown) => {
+            // Gone already (unloaded concurrently, or its TTL ran out): what was asked is done.
+            if (!isGone(error)) throw error;
+          }),
       );
     },
 
