@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { LmStudioEmulator } from "../emulator/emulator.ts";
 import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
 let stack: Stack;
@@ -128,5 +129,28 @@ describe("LM Studio going away and coming back", () => {
     const up = await postJson(`${stack.url}/chat/regular`, chatBody);
     expect(up.status).toBe(200);
     expect((await fetch(`${stack.url}/models`)).status).toBe(200);
+  });
+});
+
+describe("LM Studio absent when the service starts", () => {
+  it("serves /health as degraded, answers 503, then works once LM Studio is up, without a restart", async () => {
+    const emu = await LmStudioEmulator.start({ preload: [MODEL] });
+    await emu.stop();
+    const late = await startStack({ emu });
+    try {
+      const health = await fetch(`${late.url}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: "degraded", lmstudio: { reachable: false } });
+      const chat = await postJson(`${late.url}/chat/regular`, chatBody);
+      expect(chat.status).toBe(503);
+      expect(chat.json.detail).toBe("Could not connect to LM Studio: Connection refused");
+      await emu.restart();
+      const up = await postJson(`${late.url}/chat/regular`, chatBody);
+      expect(up.status).toBe(200);
+      expect(await (await fetch(`${late.url}/health`)).json()).toMatchObject({ status: "ok" });
+    } finally {
+      await late.close();
+      await emu.stop();
+    }
   });
 });
