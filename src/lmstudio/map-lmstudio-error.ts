@@ -69,7 +69,15 @@ export function mapChatError(error: unknown, model: string): ServiceError {
   }
   if (error instanceof APIConnectionError) {
     const code = errnoCode(error.cause);
-    if (code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT") return connectionRefused(error);
+    if (code === "ECONNREFUSED") return connectionRefused(error);
+    if (code === "UND_ERR_CONNECT_TIMEOUT") {
+      return new ServiceError(
+        504,
+        "upstream_timeout",
+        `${UPSTREAM} did not answer in time: connecting took over CONNECT_TIMEOUT_MS`,
+        { cause: error },
+      );
+    }
     return new ServiceError(
       502,
       "upstream_error",
