@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { envSchema } from "../src/config.ts";
 import { JPEG_TINY, type Stack, startStack } from "./helpers/stack.ts";
 
 const run = promisify(execFile);
@@ -25,6 +26,17 @@ beforeAll(async () => {
 afterAll(async () => {
   expect(stack.emu.warnings).toEqual([]);
   await stack.close();
+});
+
+describe("configuration docs", () => {
+  it("README's table and .env.example name every variable the service reads", () => {
+    const readme = readFileSync("README.md", "utf8");
+    const example = readFileSync(".env.example", "utf8");
+    for (const name of Object.keys(envSchema.shape)) {
+      expect(readme, name).toMatch(new RegExp(`\\| \`${name}\`\\s+\\|`));
+      expect(example, name).toMatch(new RegExp(`^#? ?${name}=`, "m"));
+    }
+  });
 });
 
 describe("README examples", () => {
