@@ -1,5 +1,6 @@
 import { isServiceError } from "../errors.ts";
 import type { ModelService } from "../models/model-service.ts";
+import { throttleProgress } from "../models/throttle-progress.ts";
 import type {
   ChatEngine,
   ChatEvent,
@@ -127,7 +128,6 @@ export class ChatService {
     const started = performance.now();
     const pending: number[] = [];
     let wake: (() => void) | undefined;
-    let lastSent = Number.NEGATIVE_INFINITY;
     let settled = false;
     let failure: unknown;
     const load = this.#models.ensureLoaded({
@@ -135,10 +135,10 @@ export class ChatService {
       exclusive: this.#opts.autoLoadExclusive,
       ttlSeconds: this.#opts.modelTtlSeconds,
       signal: chat.signal,
-      onProgress: (p) => {
+      onProgress: throttleProgress(this.#opts.progressIntervalMs, (p) => {
         pending.push(p);
         wake?.();
-      },
+      }),
     });
     let loaded = false;
     load.then(
@@ -155,13 +155,7 @@ export class ChatService {
     );
     try {
       for (;;) {
-        const latest = pending.length ? pending[pending.length - 1] : undefined;
-        pending.length = 0;
-        const now = performance.now();
-        if (latest !== undefined && (latest >= 1 || now - lastSent >= this.#opts.progressIntervalMs)) {
-          lastSent = now;
-          yield { type: "progress", progress: latest };
-        }
+        for (const progress of pending.splice(0)) yield { type: "progress", progress };
         if (settled) break;
         await new Promise<void>((r) => {
           wake = r;

@@ -6,6 +6,7 @@ import { ServiceError, toServiceError } from "../errors.ts";
 import type { Lifecycle } from "../http/lifecycle.ts";
 import { requestSignal } from "../http/request-signal.ts";
 import type { ModelService } from "../models/model-service.ts";
+import { throttleProgress } from "../models/throttle-progress.ts";
 import type { LoadedModel } from "../upstream/types.ts";
 import { detailSchema, errorResponses } from "./error-schemas.ts";
 
@@ -241,16 +242,11 @@ export function registerModelRoutes(
     },
     async (request, reply) => {
       const res = beginNdjson(reply);
-      let last = Number.NEGATIVE_INFINITY;
       let lastValue: number | undefined;
-      const onProgress = (p: number) => {
-        const now = performance.now();
-        if (lastValue === undefined || p >= 1 || now - last >= deps.progressIntervalMs) {
-          last = now;
-          lastValue = p;
-          writeLine(res, { type: "progress", progress: p });
-        }
-      };
+      const onProgress = throttleProgress(deps.progressIntervalMs, (p) => {
+        lastValue = p;
+        writeLine(res, { type: "progress", progress: p });
+      });
       try {
         const result = await runLoad(request.body, requestSignal(reply, lifecycle), onProgress);
         if (!result.already_loaded && lastValue !== 1) writeLine(res, { type: "progress", progress: 1 });
