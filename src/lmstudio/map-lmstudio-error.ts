@@ -152,14 +152,28 @@ export function mapChatError(error: unknown, model: string): ServiceError {
   return new ServiceError(502, "upstream_error", `${UPSTREAM} failed unexpectedly; retry`, { cause: error });
 }
 
+/**
+ * The SDK drops LM Studio's error codes (`displayData`): its errors keep only the server's `title`
+ * and a formatted message, so that text is all there is to recognise them by.
+ */
+function sdkErrorText(error: unknown): { title: string | undefined; message: string; text: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  const raw = (error as { title?: unknown } | null)?.title;
+  const title = typeof raw === "string" ? raw : undefined;
+  return { title, message, text: `${title ?? ""} ${message}` };
+}
+
+/** The SDK's errors for an instance that no longer exists (unloaded, or its TTL ran out). */
+export function isInstanceGone(error: unknown): boolean {
+  return /already been unloaded|cannot find a model with identifier/i.test(sdkErrorText(error).text);
+}
+
 /** Errors of the SDK websocket (model management). */
 export function mapSdkError(error: unknown, action: string): ServiceError {
   if (error instanceof ServiceError) return error;
   const code = errnoCode(error);
   if (code === "ECONNREFUSED") return connectionRefused(error);
-  const message = error instanceof Error ? error.message : String(error);
-  const title = (error as { title?: unknown }).title;
-  const text = `${typeof title === "string" ? title : ""} ${message}`;
+  const { title, message, text } = sdkErrorText(error);
   if (code !== undefined && CONNECT_CODES.has(code)) {
     return new ServiceError(503, "upstream_unreachable", `Could not connect to ${UPSTREAM}: ${code}`, {
       cause: error,
@@ -184,17 +198,16 @@ export function mapSdkError(error: unknown, action: string): ServiceError {
     );
   }
   if (/already in use/i.test(text)) {
-    return new ServiceError(409, "invalid_request", shorten(typeof title === "string" ? title : message), {
+    return new ServiceError(409, "invalid_request", shorten(title ?? message), {
       cause: error,
     });
   }
   if (/cannot find a model|not found|no loaded model/i.test(text)) {
-    return new ServiceError(404, "model_not_found", shorten(typeof title === "string" ? title : message), {
+    return new ServiceError(404, "model_not_found", shorten(title ?? message), {
       cause: error,
     });
   }
-  const firstLine =
-    (typeof title === "string" && title) || message.split("\n").find((l) => /\w/.test(l)) || "";
+  const firstLine = title || message.split("\n").find((l) => /\w/.test(l)) || "";
   return new ServiceError(
     502,
     "upstream_error",

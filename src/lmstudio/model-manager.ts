@@ -13,7 +13,7 @@ import type {
   ModelManager,
   ModelType,
 } from "../upstream/types.ts";
-import { mapSdkError, upstreamTimeout } from "./map-lmstudio-error.ts";
+import { isInstanceGone, mapSdkError, upstreamTimeout } from "./map-lmstudio-error.ts";
 
 export interface ModelManagerOptions {
   baseUrl: string;
@@ -21,13 +21,6 @@ export interface ModelManagerOptions {
   sdkTimeoutMs: number;
   loadTimeoutMs: number;
   logger: FastifyBaseLogger;
-}
-
-/** The SDK's errors for an instance that no longer exists (its messages are all we get). */
-function isGone(error: unknown): boolean {
-  const title = (error as { title?: unknown }).title;
-  const text = `${typeof title === "string" ? title : ""} ${error instanceof Error ? error.message : ""}`;
-  return /already been unloaded|cannot find a model with identifier/i.test(text);
 }
 
 function toDownloaded(info: ModelInfo): DownloadedModel {
@@ -141,7 +134,7 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
           [...llms, ...embeddings].map((m) =>
             (m.getModelInfo() as Promise<LLMInstanceInfo | EmbeddingModelInstanceInfo>).catch(
               (error: unknown) => {
-                if (isGone(error)) return undefined;
+                if (isInstanceGone(error)) return undefined;
                 throw error;
               },
             ),
@@ -179,7 +172,7 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
           .unload(model.identifier)
           .catch((error: unknown) => {
             // Gone already (unloaded concurrently, or its TTL ran out): what was asked is done.
-            if (!isGone(error)) throw error;
+            if (!isInstanceGone(error)) throw error;
           }),
       );
     },
