@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import { readResponse } from "../helpers/stack.ts";
 
 /** A JSON value as parsed from a response; tests narrow it with expect(). */
 // biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies are asserted field by field
@@ -6,15 +7,7 @@ export type Json = any;
 
 /** GET with global fetch: status, headers, raw text and parsed JSON (when it is JSON). */
 export async function getJson(url: string, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { headers });
-  const text = await res.text();
-  let json: Json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readResponse(await fetch(url, { headers }));
 }
 
 /** A response must never reveal internals: stack frames, file paths, our checkout, node_modules. */

@@ -3,6 +3,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { LmStudioEmulator } from "../emulator/emulator.ts";
+import { readResponse } from "../helpers/stack.ts";
 import type { Case, Loc } from "./arbitraries.ts";
 
 export interface Answer {
@@ -31,14 +32,8 @@ export async function post(
     headers,
     body: typeof body === "string" ? (contentType === null ? bytes(Buffer.from(body)) : body) : bytes(body),
   });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text, json };
+  const { status, headers: answered, text, json } = await readResponse(res);
+  return { status, contentType: answered.get("content-type") ?? "", text, json };
 }
 
 const short = (s: string, n = 300) => (s.length > n ? `${s.slice(0, n)}... (${s.length} chars)` : s);

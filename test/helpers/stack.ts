@@ -61,13 +61,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
 }
 
-/** POST JSON with global fetch (undici): a real HTTP client on a real socket. */
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
+/** Reads a response whole: status, headers, raw text, and the parsed JSON when it is JSON. */
+export async function readResponse(res: Response) {
   const text = await res.text();
   let json: unknown;
   try {
@@ -77,6 +72,16 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   }
   // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary response bodies field by field
   return { status: res.status, headers: res.headers, text, json: json as any };
+}
+
+/** POST JSON with global fetch (undici): a real HTTP client on a real socket. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return readResponse(res);
 }
 
 /** Reads an NDJSON response to the end: the raw text and the parsed lines. */
