@@ -30,6 +30,11 @@ const list = z.string().transform((v) =>
 
 /** Every setting the service reads, with its default. The names are the environment variables. */
 export const envSchema = z.object({
+  UPSTREAM_KIND: z
+    .enum(["lmstudio", "openai"], {
+      error: 'must be "lmstudio" or "openai" (a plain OpenAI-compatible engine)',
+    })
+    .default("lmstudio"),
   OPENAI_BASE_URL: httpUrl.default("http://localhost:1234/v1"),
   OPENAI_API_KEY: z.string().min(1).default("lm-studio"),
   LMSTUDIO_BASE_URL: wsUrl.optional(),
@@ -57,9 +62,8 @@ export const envSchema = z.object({
   SHUTDOWN_GRACE_MS: int(0).default(10_000),
 });
 
-export type Env = z.input<typeof envSchema>;
-
 export interface Config {
+  upstreamKind: "lmstudio" | "openai";
   openaiBaseUrl: string;
   openaiApiKey: string;
   lmstudioBaseUrl: string;
@@ -136,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
   }
   const e = parsed.data;
   return {
+    upstreamKind: e.UPSTREAM_KIND,
     openaiBaseUrl: e.OPENAI_BASE_URL,
     openaiApiKey: e.OPENAI_API_KEY,
     lmstudioBaseUrl: e.LMSTUDIO_BASE_URL ?? deriveLmStudioWsUrl(e.OPENAI_BASE_URL),

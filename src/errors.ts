@@ -1,7 +1,7 @@
 /**
- * The one error type the routes understand. Everything that can go wrong below them (LM Studio,
+ * Errors: the one error type the core and the surfaces understand. Everything that can go wrong below them (LM Studio,
  * validation that schemas cannot express, admission) is turned into a ServiceError once, and the
- * app's error handler turns it into HTTP once.
+ * error handler of each API surface turns it into that surface's HTTP shape once.
  */
 export type ErrorCode =
   | "upstream_unreachable"
@@ -13,10 +13,17 @@ export type ErrorCode =
   | "model_busy"
   | "no_models_loaded"
   | "nothing_to_unload"
+  | "identifier_taken"
+  | "not_supported"
+  | "insufficient_memory"
   | "images_not_supported"
   | "invalid_image"
-  | "image_too_large"
   | "invalid_request"
+  | "invalid_json"
+  | "unsupported_media_type"
+  | "body_too_large"
+  | "not_found"
+  | "method_not_allowed"
   | "queue_full"
   | "queue_timeout"
   | "shutting_down"

@@ -1,3 +1,4 @@
+/** The process: configuration, listening, and graceful shutdown on SIGTERM and SIGINT. */
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 
@@ -22,7 +23,24 @@ if (!loopback && config.apiKeys.length === 0) {
   );
 }
 
-await app.listen({ host: config.host, port: config.port });
+try {
+  await app.listen({ host: config.host, port: config.port });
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+    const why = {
+      EADDRINUSE: "is already in use",
+      EACCES: "needs privileges we do not have",
+      EADDRNOTAVAIL: "is not an address of this machine",
+    }[code];
+    process.stderr.write(
+      `Cannot listen on ${config.host}:${config.port}: ${code === "EADDRNOTAVAIL" ? `HOST=${config.host}` : `PORT=${config.port}`} ${why}. Set PORT (and HOST) to a free port, e.g. PORT=8001 npm start\n`,
+    );
+    await app.close();
+    process.exit(1);
+  }
+  throw error;
+}
 app.log.info(
   { lmstudio: config.openaiBaseUrl, sdk: config.lmstudioBaseUrl },
   `lmstudio-service ready; docs at http://${config.host}:${config.port}/docs`,

@@ -1,10 +1,8 @@
-import type { ChatTimings } from "../chat/chat-service.ts";
-
 /**
  * `Server-Timing` with the service's own cost: the time spent handling the request minus the time
- * spent waiting on LM Studio (chat and on-demand load) and in the admission queue.
+ * spent waiting on the upstream (chat and on-demand load) and in the admission queue.
  */
-export function serverTiming(elapsedMs: number, timings?: ChatTimings): string {
+export function serverTiming(elapsedMs: number, timings?: { upstreamMs: number; queueMs?: number }): string {
   const upstream = timings?.upstreamMs ?? 0;
   const queue = timings?.queueMs ?? 0;
   const overhead = Math.max(0, elapsedMs - upstream - queue);

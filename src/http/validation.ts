@@ -1,13 +1,9 @@
+/** HTTP transport: request validation with zod, shared by every surface. */
 import type { FastifySchemaCompiler } from "fastify";
 import type { ZodType } from "zod";
-import { ISSUE_STATUS } from "../chat/schemas.ts";
 
-/** One FastAPI-style validation item: `{"loc":["body","messages",0,"role"],"msg":"...","type":"..."}`. */
-export interface ValidationDetail {
-  loc: Array<string | number>;
-  msg: string;
-  type: string;
-}
+/** HTTP status carried by a validation issue that is not a plain 422 (an image over the size limit). */
+export const ISSUE_STATUS = "httpStatus";
 
 interface IssueError {
   instancePath: string;
@@ -39,35 +35,3 @@ export const zodValidatorCompiler: FastifySchemaCompiler<ZodType> =
     });
     return { error: errors as unknown as Error };
   };
-
-const TYPE_NAMES: Record<string, string> = {
-  invalid_type: "type_error",
-  too_small: "value_error.too_small",
-  too_big: "value_error.too_big",
-  invalid_value: "value_error.invalid_value",
-  unrecognized_keys: "value_error.extra_fields",
-  invalid_union: "value_error.invalid_union",
-  invalid_format: "value_error.invalid_format",
-  custom: "value_error",
-};
-
-/** Converts Fastify's `err.validation` (from our compiler, or Fastify's own checks) to FastAPI's shape. */
-export function toFastApiDetails(
-  validation: ReadonlyArray<{ instancePath?: string; message?: string; keyword?: string; params?: unknown }>,
-  context: string | undefined,
-): { status: number; detail: ValidationDetail[] } {
-  let status = 422;
-  const detail = validation.map((v) => {
-    const params = (v.params ?? {}) as { path?: PropertyKey[]; status?: number };
-    if (params.status === 413) status = 413;
-    const path = params.path
-      ? params.path.map((p) => (typeof p === "number" ? p : String(p)))
-      : (v.instancePath ?? "").split("/").filter(Boolean);
-    return {
-      loc: [context ?? "body", ...path],
-      msg: v.message ?? "Invalid value",
-      type: TYPE_NAMES[v.keyword ?? ""] ?? v.keyword ?? "value_error",
-    };
-  });
-  return { status, detail };
-}

@@ -37,23 +37,27 @@ describe("POST /models/load/stream", () => {
     expect(r.lines.findIndex((l) => l.type === "loaded")).toBe(r.lines.length - 1);
   });
 
-  it("ends with an error line when the load fails", async () => {
+  it("ends with an error line when the load fails after progress was streamed", async () => {
     stack.emu.failNextLoad({ message: "Out of memory", atProgress: 0.5 });
     const r = await postNdjson(`${stack.url}/models/load/stream`, { model_key: MODEL });
+    expect(r.status).toBe(200);
+    expect(r.lines[0].type).toBe("progress");
     expect(r.lines.at(-1)).toEqual({
       type: "error",
       error: {
-        code: expect.any(String),
-        message: expect.stringMatching(/^Failed to load model: .*Out of memory/),
+        code: "insufficient_memory",
+        message: expect.stringMatching(/^Failed to load model: .*ran out of memory/),
       },
     });
   });
 
-  it("answers an error line with close matches for a model that is not downloaded", async () => {
+  it("answers a failure known up front with its status code, as /models/load does", async () => {
     const r = await postNdjson(`${stack.url}/models/load/stream`, { model_key: "qwen/qwen3-4b" });
+    expect(r.status).toBe(404);
+    expect(r.headers.get("content-type")).toMatch(/^application\/json/);
     expect(r.lines).toHaveLength(1);
-    expect(r.lines[0].error.code).toBe("model_not_found");
-    expect(r.lines[0].error.message).toContain('"qwen/qwen3-4b-2507"');
+    expect(r.lines[0]).toMatchObject({ loaded: false, code: "model_not_found" });
+    expect(r.lines[0].suggestions).toContain("qwen/qwen3-4b-2507");
   });
 
   it("a client that disconnects cancels the load", async () => {

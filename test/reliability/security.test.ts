@@ -12,8 +12,17 @@ describe("API keys", () => {
     await stack.close();
   });
 
+  it("keeps the documentation public: a page that needs a key to explain keys helps nobody", async () => {
+    for (const path of ["/help", "/openapi.json", "/docs", "/health"]) {
+      const r = await fetch(`${stack.url}${path}`, { redirect: "manual" });
+      expect(r.status, path).toBeLessThan(400);
+    }
+    const doc = await (await fetch(`${stack.url}/openapi.json`)).json();
+    expect(doc.components.securitySchemes.bearer).toEqual({ type: "http", scheme: "bearer" });
+  });
+
   it("refuses requests without a key: 401 with WWW-Authenticate, nothing reaches LM Studio", async () => {
-    for (const path of ["/models", "/help", "/openapi.json", "/docs"]) {
+    for (const path of ["/models", "/models/available"]) {
       const r = await fetch(`${stack.url}${path}`);
       expect(r.status, path).toBe(401);
       expect(r.headers.get("www-authenticate")).toMatch(/^Bearer/);

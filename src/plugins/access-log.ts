@@ -1,0 +1,26 @@
+import fp from "fastify-plugin";
+
+/**
+ * One access line per request when its response closes (finished or client gone), instead of
+ * Fastify's two: logging was a third of the service's CPU per chat in the benchmark.
+ */
+export const accessLogPlugin = fp(
+  async (app) => {
+    app.addHook("onRequest", async (request, reply) => {
+      reply.raw.once("close", () => {
+        const res = reply.raw;
+        request.log.info(
+          {
+            method: request.method,
+            url: request.url,
+            status: res.statusCode,
+            ms: Math.round(reply.elapsedTime * 100) / 100,
+            ...(!res.writableFinished && { aborted: true }),
+          },
+          "request",
+        );
+      });
+    });
+  },
+  { name: "access-log" },
+);

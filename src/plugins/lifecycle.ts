@@ -1,0 +1,22 @@
+/** Plugins: cross-cutting Fastify hooks that apply to every surface (lifecycle, keys, logs, docs). */
+import fp from "fastify-plugin";
+import { ServiceError } from "../errors.ts";
+import type { Lifecycle } from "../http/lifecycle.ts";
+
+/** Counts every request for graceful shutdown, and turns new ones away (503) while draining. */
+export const lifecyclePlugin = fp<{ lifecycle: Lifecycle }>(
+  async (app, { lifecycle }) => {
+    app.addHook("onRequest", async (_request, reply) => {
+      lifecycle.track(reply.raw);
+      if (lifecycle.draining) {
+        reply.header("connection", "close").header("retry-after", "5");
+        throw new ServiceError(
+          503,
+          "shutting_down",
+          "The service is shutting down; retry on another instance or later",
+        );
+      }
+    });
+  },
+  { name: "lifecycle" },
+);

@@ -1,0 +1,92 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ServiceError } from "../../errors.ts";
+import { fromFastifyError } from "../../http/fastify-errors.ts";
+
+/** One FastAPI-style validation item: `{"loc":["body","messages",0,"role"],"msg":"...","type":"..."}`. */
+export interface ValidationDetail {
+  loc: Array<string | number>;
+  msg: string;
+  type: string;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  invalid_type: "type_error",
+  too_small: "value_error.too_small",
+  too_big: "value_error.too_big",
+  invalid_value: "value_error.invalid_value",
+  unrecognized_keys: "value_error.extra_fields",
+  invalid_union: "value_error.invalid_union",
+  invalid_format: "value_error.invalid_format",
+  custom: "value_error",
+};
+
+/** Converts Fastify's `err.validation` (from our compiler, or Fastify's own checks) to FastAPI's shape. */
+export function toFastApiDetails(
+  validation: ReadonlyArray<{ instancePath?: string; message?: string; keyword?: string; params?: unknown }>,
+  context: string | undefined,
+): { status: number; detail: ValidationDetail[] } {
+  let status = 422;
+  const detail = validation.map((v) => {
+    const params = (v.params ?? {}) as { path?: PropertyKey[]; status?: number };
+    if (params.status === 413) status = 413;
+    const path = params.path
+      ? params.path.map((p) => (typeof p === "number" ? p : String(p)))
+      : (v.instancePath ?? "").split("/").filter(Boolean);
+    return {
+      loc: [context ?? "body", ...path],
+      msg: v.message ?? "Invalid value",
+      type: TYPE_NAMES[v.keyword ?? ""] ?? v.keyword ?? "value_error",
+    };
+  });
+  return { status, detail };
+}
+
+/** Logs what a client is not told: our bugs at error, upstream failures with their own text at warn. */
+export function logServiceError(request: FastifyRequest, error: ServiceError): void {
+  if (error.status >= 500 && error.code === "internal_error") {
+    request.log.error({ err: error.cause ?? error }, "internal error");
+  } else if (error.status >= 500 || error.code.startsWith("upstream")) {
+    const cause = error.cause instanceof Error ? error.cause.message : undefined;
+    request.log.warn({ code: error.code, ...(cause && { upstream: cause }) }, error.message);
+  }
+}
+
+/**
+ * The reference API's errors, as the FastAPI original shapes them: `{"detail": "...", "code"}`, or
+ * `{"detail": [...]}` for validation. Everything is mapped to a ServiceError first.
+ */
+export function sendReferenceError(
+  error: FastifyError | ServiceError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  maxBodyBytes: number,
+) {
+  if ("validation" in error && error.validation) {
+    const { status, detail } = toFastApiDetails(error.validation, error.validationContext);
+    return reply.code(status).send({ detail });
+  }
+  const e = fromFastifyError(error as FastifyError, request, maxBodyBytes);
+  logServiceError(request, e);
+  const body = "detail" in e.extra ? e.extra : { detail: e.message, code: e.code, ...e.extra };
+  return reply.code(e.status).headers(e.headers).send(body);
+}
+
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+
+/** 404 for an unknown path; 405 with `Allow` for a known path and the wrong method, as FastAPI does. */
+export function notFound(app: FastifyInstance) {
+  return (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split("?")[0] ?? "/";
+    const allowed = METHODS.filter((method) => app.hasRoute({ method, url: path }));
+    if (allowed.length > 0 && request.method !== "OPTIONS") {
+      return reply
+        .code(405)
+        .header("allow", allowed.join(", "))
+        .send({
+          detail: `Method Not Allowed: ${request.method} ${path} (use ${allowed.join(" or ")})`,
+          code: "method_not_allowed",
+        });
+    }
+    return reply.code(404).send({ detail: `Not Found: ${request.method} ${path}`, code: "not_found" });
+  };
+}

@@ -1,0 +1,181 @@
+import {
+  type EmbeddingModelInstanceInfo,
+  type LLMInstanceInfo,
+  LMStudioClient,
+  type ModelInfo,
+} from "@lmstudio/sdk";
+import type { FastifyBaseLogger } from "fastify";
+import { ServiceError } from "../../errors.ts";
+import type { DownloadedModel, LoadedModel, LoadOptions, ModelManager, ModelType } from "../types.ts";
+import { upstreamTimeout } from "../upstream-errors.ts";
+import { isInstanceGone, LMSTUDIO, mapSdkError } from "./map-lmstudio-error.ts";
+
+export interface ModelManagerOptions {
+  baseUrl: string;
+  apiToken?: string;
+  sdkTimeoutMs: number;
+  loadTimeoutMs: number;
+  logger: FastifyBaseLogger;
+}
+
+function toDownloaded(info: ModelInfo): DownloadedModel {
+  return {
+    modelKey: info.modelKey,
+    type: info.type,
+    displayName: info.displayName,
+    vision: info.type === "llm" ? info.vision : false,
+    trainedForToolUse: info.type === "llm" ? info.trainedForToolUse : false,
+    maxContextLength: info.maxContextLength,
+    sizeBytes: info.sizeBytes,
+  };
+}
+
+function toLoaded(info: LLMInstanceInfo | EmbeddingModelInstanceInfo): LoadedModel {
+  return { ...toDownloaded(info), identifier: info.identifier, contextLength: info.contextLength };
+}
+
+/**
+ * Model management over LM Studio's SDK websocket. The SDK has no timeouts and never gives up on a
+ * silent socket, so every call is raced against a deadline, and a client whose socket timed out or
+ * closed is replaced: the next call connects afresh (LM Studio restarted, or started late).
+ */
+export function createModelManager(opts: ModelManagerOptions): ModelManager & { close(): Promise<void> } {
+  const sdkLogger = {
+    // The SDK logs connection refusals as warnings on every call; we report them as errors ourselves.
+    info: (...m: unknown[]) => opts.logger.debug({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
+    debug: (...m: unknown[]) => opts.logger.trace({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
+    warn: (...m: unknown[]) => opts.logger.debug({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
+    error: (...m: unknown[]) => opts.logger.debug({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
+  };
+  const newClient = () =>
+    new LMStudioClient({
+      baseUrl: opts.baseUrl,
+      logger: sdkLogger,
+      ...(opts.apiToken ? { apiToken: opts.apiToken } : {}),
+    });
+  let client = newClient();
+
+  const replaceClient = (stale: LMStudioClient) => {
+    if (client !== stale) return;
+    client = newClient();
+    // Disposing a client whose socket never answers may itself never settle: don't wait for it.
+    stale[Symbol.asyncDispose]().catch(() => {});
+  };
+
+  /** Runs one SDK operation under a deadline; maps every failure to a ServiceError. */
+  async function call<T>(
+    action: string,
+    timeoutMs: number,
+    run: (c: LMStudioClient, signal: AbortSignal) => Promise<T>,
+    callerSignal?: AbortSignal,
+    isLoad = false,
+  ): Promise<T> {
+    const current = client;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const onCallerAbort = () => controller.abort(callerSignal?.reason);
+    callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = upstreamTimeout(LMSTUDIO, action, timeoutMs);
+        // Reject first: aborting also settles `cancelled`, and the race must report the timeout.
+        reject(err);
+        controller.abort(err);
+      }, timeoutMs);
+    });
+    const cancelled = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener(
+        "abort",
+        () => reject(new ServiceError(499, "cancelled", `Cancelled while trying to ${action}`)),
+        { once: true },
+      );
+    });
+    const work = run(current, controller.signal);
+    try {
+      return await Promise.race([work, deadline, cancelled]);
+    } catch (error) {
+      const mapped = mapSdkError(error, action, opts.baseUrl);
+      // A silent socket stays silent: start over. A slow load says nothing about the socket.
+      const stale = mapped.code === "upstream_unreachable" || (mapped.code === "upstream_timeout" && !isLoad);
+      if (stale) replaceClient(current);
+      throw mapped;
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener("abort", onCallerAbort);
+      work.catch(() => {});
+    }
+  }
+
+  const namespace = (c: LMStudioClient, type: ModelType) => (type === "llm" ? c.llm : c.embedding);
+
+  return {
+    async version() {
+      const v = await call("report its version", opts.sdkTimeoutMs, (c) => c.system.getLMStudioVersion());
+      return v.version;
+    },
+
+    async listDownloaded() {
+      const models = await call("list downloaded models", opts.sdkTimeoutMs, (c) =>
+        c.system.listDownloadedModels(),
+      );
+      return models.map(toDownloaded);
+    },
+
+    async listLoaded() {
+      return call("list loaded models", opts.sdkTimeoutMs, async (c) => {
+        const [llms, embeddings] = await Promise.all([c.llm.listLoaded(), c.embedding.listLoaded()]);
+        // A model unloaded between the two calls (TTL, LM Studio's UI) is simply no longer listed.
+        const infos = await Promise.all(
+          [...llms, ...embeddings].map((m) =>
+            (m.getModelInfo() as Promise<LLMInstanceInfo | EmbeddingModelInstanceInfo>).catch(
+              (error: unknown) => {
+                if (isInstanceGone(error)) return undefined;
+                throw error;
+              },
+            ),
+          ),
+        );
+        return infos.filter((i) => i !== undefined).map(toLoaded);
+      });
+    },
+
+    async load(o: LoadOptions & { type?: ModelType }) {
+      const type = o.type ?? "llm";
+      const info = await call(
+        `load model "${o.modelKey}"`,
+        opts.loadTimeoutMs,
+        async (c, signal) => {
+          const model = await namespace(c, type).load(o.modelKey, {
+            ...(o.identifier ? { identifier: o.identifier } : {}),
+            ...(o.contextLength ? { config: { contextLength: o.contextLength } } : {}),
+            ...(o.ttlSeconds ? { ttl: o.ttlSeconds } : {}),
+            signal,
+            verbose: false,
+            onProgress: o.onProgress,
+          });
+          return model.getModelInfo() as Promise<LLMInstanceInfo | EmbeddingModelInstanceInfo>;
+        },
+        o.signal,
+        true,
+      );
+      return toLoaded(info);
+    },
+
+    async unload(model: { identifier: string; type: ModelType }) {
+      await call(`unload model "${model.identifier}"`, opts.sdkTimeoutMs, (c) =>
+        namespace(c, model.type)
+          .unload(model.identifier)
+          .catch((error: unknown) => {
+            // Gone already (unloaded concurrently, or its TTL ran out): what was asked is done.
+            if (!isInstanceGone(error)) throw error;
+          }),
+      );
+    },
+
+    async close() {
+      await Promise.race([client[Symbol.asyncDispose](), new Promise((r) => setTimeout(r, 500))]).catch(
+        () => {},
+      );
+    },
+  };
+}

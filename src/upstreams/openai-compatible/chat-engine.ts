@@ -1,0 +1,165 @@
+import OpenAI, { APIError, APIUserAbortError } from "openai";
+import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import { ServiceError } from "../../errors.ts";
+import type { ChatEngine, ChatEvent, ChatRequest, ChatUsage } from "../types.ts";
+import { upstreamTimeout } from "../upstream-errors.ts";
+import type { ChatErrorMapper } from "./map-openai-error.ts";
+import { sseData } from "./parse-sse.ts";
+import type { FetchFn } from "./undici-fetch.ts";
+
+export interface ChatEngineOptions {
+  /** The upstream's name in messages. */
+  name: string;
+  baseURL: string;
+  /** The setting that holds baseURL, for messages about a wrong URL. */
+  baseUrlSetting: string;
+  apiKey: string;
+  fetch: FetchFn;
+  firstTokenTimeoutMs: number;
+  chunkTimeoutMs: number;
+  mapError: ChatErrorMapper;
+}
+
+type Phase = "first_token" | "chunk";
+
+/**
+ * Chat over an OpenAI-compatible endpoint (LM Studio's, vLLM's, llama-server's) with the official
+ * client. Always streams
+ * upstream (even for non-streaming callers) so that a caller going away cancels generation at once.
+ */
+export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
+  const client = new OpenAI({
+    baseURL: opts.baseURL,
+    apiKey: opts.apiKey,
+    fetch: opts.fetch,
+    // Retries are the gateway's decision, not the client's: a retried generation wastes the GPU.
+    maxRetries: 0,
+    timeout: opts.firstTokenTimeoutMs + opts.chunkTimeoutMs,
+  });
+
+  async function* stream(request: ChatRequest): AsyncGenerator<ChatEvent> {
+    const controller = new AbortController();
+    let timedOut: Phase | undefined;
+    const onCallerAbort = () => controller.abort(request.signal.reason);
+    if (request.signal.aborted) throw new ServiceError(499, "cancelled", "The request was cancelled");
+    request.signal.addEventListener("abort", onCallerAbort, { once: true });
+
+    let phase: Phase = "first_token";
+    const onSilence = () => {
+      timedOut = phase;
+      controller.abort();
+    };
+    let timer = setTimeout(onSilence, opts.firstTokenTimeoutMs);
+
+    const fail = (error: unknown): ServiceError => {
+      if (timedOut === "first_token")
+        return upstreamTimeout(opts.name, "the first token", opts.firstTokenTimeoutMs, error);
+      if (timedOut === "chunk")
+        return upstreamTimeout(opts.name, "the next chunk", opts.chunkTimeoutMs, error);
+      // Reading an aborted body fails with the fetch layer's own error, not the client's.
+      if (controller.signal.aborted) return opts.mapError(new APIUserAbortError(), request.model);
+      return opts.mapError(error, request.model);
+    };
+
+    let finished = false;
+    try {
+      let response: Response;
+      try {
+        // The client builds and sends the request (auth, URL, status errors); we read the body.
+        response = await client.chat.completions
+          .create(
+            {
+              model: request.model,
+              // Same wire shape; the client's types just split it per role.
+              messages: request.messages as ChatCompletionMessageParam[],
+              ...request.params,
+              stream: true,
+              stream_options: { include_usage: true },
+            },
+            { signal: controller.signal },
+          )
+          .asResponse();
+      } catch (error) {
+        throw fail(error);
+      }
+      if (response.body === null) throw fail(new Error("the upstream answered without a body"));
+      if (!(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+        throw await notAStream(response);
+      }
+
+      let model = request.model;
+      let finishReason = "stop";
+      let usage: ChatUsage | undefined;
+      let ended = false;
+      try {
+        for await (const data of sseData(response.body)) {
+          if (data === "[DONE]") {
+            ended = true;
+            break;
+          }
+          const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: object };
+          // A failure after the stream started arrives as an event with `error` (LM Studio does this).
+          if (chunk.error) throw new APIError(undefined, chunk.error, undefined, response.headers);
+          const choice = chunk.choices?.[0];
+          const content = choice?.delta?.content;
+          if (phase === "chunk") {
+            timer.refresh();
+          } else if (content || choice?.finish_reason) {
+            // Prompt processing is over: from now on the budget is the silence between two chunks.
+            phase = "chunk";
+            clearTimeout(timer);
+            timer = setTimeout(onSilence, opts.chunkTimeoutMs);
+          }
+          if (chunk.model) model = chunk.model;
+          if (chunk.usage) {
+            usage = {
+              promptTokens: chunk.usage.prompt_tokens,
+              completionTokens: chunk.usage.completion_tokens,
+              totalTokens: chunk.usage.total_tokens,
+            };
+          }
+          if (choice?.finish_reason) {
+            finishReason = choice.finish_reason;
+            ended = true;
+          }
+          if (content) yield { type: "delta", content };
+        }
+        // An aborted body may end quietly: a timeout or a caller gone must not look like an end.
+        if (controller.signal.aborted) throw new APIUserAbortError();
+      } catch (error) {
+        throw fail(error);
+      }
+      // A stream cut short must not pass for a complete (possibly empty) answer.
+      if (!ended) {
+        throw new ServiceError(
+          502,
+          "upstream_error",
+          `${opts.name} ended the answer before it was finished (no finish_reason, no [DONE]); retry`,
+        );
+      }
+      finished = true;
+      yield { type: "end", model, finishReason, usage };
+    } finally {
+      clearTimeout(timer);
+      request.signal.removeEventListener("abort", onCallerAbort);
+      // A consumer that stopped early (client gone, shutdown) must not leave the upstream generating.
+      if (!finished) controller.abort();
+    }
+  }
+
+  /** A 2xx that is not SSE: a wrong base URL (LM Studio answers unknown paths with 200), or a proxy. */
+  async function notAStream(response: Response): Promise<ServiceError> {
+    const text = await response.text().catch(() => "");
+    const hint = /unexpected endpoint/i.test(text)
+      ? `: it does not know the chat path, so ${opts.baseUrlSetting} (${opts.baseURL}) is probably wrong (it usually ends in /v1)`
+      : `; check ${opts.baseUrlSetting} (${opts.baseURL})`;
+    return new ServiceError(
+      502,
+      "upstream_error",
+      `${opts.name} answered the chat with ${response.headers.get("content-type") ?? "no content type"}, not an event stream${hint}`,
+      { cause: new Error(text.slice(0, 500)) },
+    );
+  }
+
+  return { stream };
+}

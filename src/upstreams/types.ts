@@ -1,0 +1,109 @@
+/**
+ * Upstreams: the one interface the core needs from an inference server. LM Studio implements it in
+ * lmstudio/, a plain OpenAI-compatible engine (vLLM, llama-server) in openai-compatible/. What an
+ * upstream cannot do, it says in its capabilities; the core asks them instead of the upstream's kind.
+ */
+
+export type ModelType = "llm" | "embedding";
+
+export interface DownloadedModel {
+  modelKey: string;
+  type: ModelType;
+  displayName: string;
+  vision: boolean;
+  trainedForToolUse: boolean;
+  maxContextLength: number;
+  sizeBytes: number;
+}
+
+export interface LoadedModel extends DownloadedModel {
+  identifier: string;
+  contextLength: number;
+}
+
+export interface LoadOptions {
+  modelKey: string;
+  /** Which kind of model the key names (from the downloaded list); "llm" when unknown. */
+  type?: ModelType;
+  identifier?: string;
+  contextLength?: number;
+  ttlSeconds?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: number) => void;
+}
+
+/** What an upstream can do beyond listing what it serves and chatting. */
+export interface UpstreamCapabilities {
+  /** It knows models on disk that are not loaded (else "downloaded" means "loaded"). */
+  listDownloaded: boolean;
+  /** It loads and unloads models on request; otherwise the engine manages its models itself. */
+  loadUnload: boolean;
+  /** Its loads report progress. */
+  loadProgress: boolean;
+}
+
+export interface ModelManager {
+  /** The upstream's version string; throws a ServiceError when it cannot be reached. */
+  version(): Promise<string>;
+  listLoaded(): Promise<LoadedModel[]>;
+  /** Only called when `capabilities.listDownloaded`. */
+  listDownloaded(): Promise<DownloadedModel[]>;
+  /** Only called when `capabilities.loadUnload`. */
+  load(opts: LoadOptions): Promise<LoadedModel>;
+  /** Only called when `capabilities.loadUnload`. */
+  unload(model: { identifier: string; type: ModelType }): Promise<void>;
+}
+
+/** An OpenAI chat message as sent upstream. */
+export type UpstreamContentPart =
+  | { type: "text"; text: string }
+  | { type: "image_url"; image_url: { url: string } };
+
+export interface UpstreamMessage {
+  role: "system" | "user" | "assistant";
+  content: string | UpstreamContentPart[];
+}
+
+export interface SamplingParams {
+  temperature?: number;
+  max_tokens?: number;
+  top_p?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: UpstreamMessage[];
+  params: SamplingParams;
+  /** Aborting it must stop the generation upstream. */
+  signal: AbortSignal;
+}
+
+export interface ChatUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export type ChatEvent =
+  | { type: "delta"; content: string }
+  | { type: "end"; model: string; finishReason: string; usage: ChatUsage | undefined };
+
+export interface ChatEngine {
+  /**
+   * Streams one completion. Errors before the first event and during the stream are thrown as
+   * ServiceErrors; the iterator's return() (a consumer that stops early) cancels upstream.
+   * A model the upstream does not have loaded fails with code "model_not_loaded".
+   */
+  stream(request: ChatRequest): AsyncIterable<ChatEvent>;
+}
+
+export interface Upstream {
+  /** How messages name it: "LM Studio", or the configured name of an engine. */
+  readonly name: string;
+  readonly capabilities: UpstreamCapabilities;
+  readonly models: ModelManager;
+  readonly chat: ChatEngine;
+  close(): Promise<void>;
+}
