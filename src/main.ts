@@ -23,8 +23,9 @@ if (!loopback && config.apiKeys.length === 0) {
   );
 }
 
+let address: string;
 try {
-  await app.listen({ host: config.host, port: config.port });
+  address = await app.listen({ host: config.host, port: config.port });
 } catch (error) {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
@@ -43,7 +44,7 @@ try {
 }
 app.log.info(
   { lmstudio: config.openaiBaseUrl, sdk: config.lmstudioBaseUrl },
-  `lmstudio-service ready; docs at http://${config.host}:${config.port}/docs`,
+  `lmstudio-service ready at ${address}; docs at ${address}/docs`,
 );
 
 let stopping = false;
