@@ -45,7 +45,7 @@ export const envSchema = z.object({
   DEFAULT_REGULAR_MODEL: z.string().min(1).default("qwen/qwen3-4b-2507"),
   DEFAULT_VISION_MODEL: z.string().min(1).default("qwen3-vl-4b-instruct"),
   MAX_IMAGE_BYTES: int(1).default(20 * 1024 * 1024),
-  MAX_BODY_BYTES: int(1024).default(64 * 1024 * 1024),
+  MAX_BODY_BYTES: int(1024).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   API_KEYS: list.default([]),
   AUTO_LOAD: bool.default(true),
@@ -90,6 +90,13 @@ export interface Config {
   loadTimeoutMs: number;
   shutdownGraceMs: number;
 }
+
+/**
+ * Room for one image of `maxImageBytes` as base64 (4 bytes per 3), plus 1 MiB for the text: a
+ * large constant would let every queued or running chat hold a body far beyond any useful one.
+ */
+export const defaultBodyLimit = (maxImageBytes: number): number =>
+  Math.ceil((maxImageBytes * 4) / 3) + 1024 * 1024;
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -151,7 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
     defaultRegularModel: e.DEFAULT_REGULAR_MODEL,
     defaultVisionModel: e.DEFAULT_VISION_MODEL,
     maxImageBytes: e.MAX_IMAGE_BYTES,
-    maxBodyBytes: e.MAX_BODY_BYTES,
+    maxBodyBytes: e.MAX_BODY_BYTES ?? defaultBodyLimit(e.MAX_IMAGE_BYTES),
     logLevel: e.LOG_LEVEL,
     apiKeys: e.API_KEYS,
     autoLoad: e.AUTO_LOAD,

@@ -35,6 +35,12 @@ export interface ChatRun {
   timings: ChatTimings;
 }
 
+export interface AdmissionTicket {
+  /** Frees the slot; safe to call more than once. */
+  release: () => void;
+  queueMs: number | undefined;
+}
+
 export interface ChatServiceOptions {
   autoLoad: boolean;
   autoLoadExclusive: boolean;
@@ -70,11 +76,21 @@ export class ChatService {
     this.#opts = opts;
   }
 
-  async *run(chat: ChatRun): AsyncGenerator<ChatOutput> {
+  /**
+   * Waits for a chat slot. Surfaces call it before they read the request's body, so that queued
+   * requests hold no body in memory; `run` takes the ticket.
+   */
+  async admit(signal: AbortSignal): Promise<AdmissionTicket> {
     const queuedAt = performance.now();
-    const release = await this.#admission.acquire(chat.signal);
+    const release = await this.#admission.acquire(signal);
     const waited = performance.now() - queuedAt;
-    if (waited >= 1) chat.timings.queueMs = round(waited);
+    return { release, queueMs: waited >= 1 ? round(waited) : undefined };
+  }
+
+  /** Runs one admitted chat; the ticket is released when it ends, however it ends. */
+  async *run(chat: ChatRun, ticket: AdmissionTicket): AsyncGenerator<ChatOutput> {
+    const release = ticket.release;
+    if (ticket.queueMs !== undefined) chat.timings.queueMs = ticket.queueMs;
     // Busy under the name it was asked by until we know the loaded name it resolves to.
     let tracked = chat.model;
     this.#active.add(tracked);

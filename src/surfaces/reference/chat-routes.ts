@@ -1,12 +1,12 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.ts";
 import type { ChatOutput, ChatService, ChatTimings } from "../../core/chat/chat-service.ts";
 import { ServiceError, toServiceError } from "../../errors.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { beginNdjson, writeLine } from "../../http/ndjson.ts";
-import { requestSignal } from "../../http/request-signal.ts";
 import { serverTiming } from "../../http/server-timing.ts";
+import { admission, admitBeforeBody } from "../shared/admit-before-body.ts";
 import { type ChatBody, type ChatSchemas, chatResponseSchema, streamLineSchema } from "./chat-schemas.ts";
 import { convertToUpstreamMessages, hasImages, toSamplingParams } from "./convert-to-upstream-messages.ts";
 import { chatErrors } from "./error-schemas.ts";
@@ -84,23 +84,29 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
   const { config, chat, schemas, lifecycle } = deps;
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
-  const start = (kind: Kind, body: ChatBody, reply: FastifyReply) => {
+  const start = (kind: Kind, body: ChatBody, request: FastifyRequest, reply: FastifyReply) => {
     if (kind === "regular") rejectImagesOnRegular(body);
+    const { ticket, signal } = admission(request, reply);
     const timings: ChatTimings = { upstreamMs: 0 };
-    const events = chat.run({
-      model: pickModel(kind, body, config),
-      messages: convertToUpstreamMessages(body.messages),
-      params: toSamplingParams(body.config),
-      signal: requestSignal(reply, lifecycle),
-      timings,
-    });
+    const events = chat.run(
+      {
+        model: pickModel(kind, body, config),
+        messages: convertToUpstreamMessages(body.messages),
+        params: toSamplingParams(body.config),
+        signal,
+        timings,
+      },
+      ticket,
+    );
     return { events, timings };
   };
+  const preParsing = admitBeforeBody(chat, lifecycle);
 
   for (const route of ROUTES) {
     typed.post(
       route.path,
       {
+        preParsing,
         schema: {
           summary: route.summary,
           tags: ["chat"],
@@ -109,7 +115,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         },
       },
       async (request, reply) => {
-        const { events, timings } = start(route.kind, request.body, reply);
+        const { events, timings } = start(route.kind, request.body, request, reply);
         let content = "";
         let fragments = 0;
         for await (const event of events) {
@@ -132,6 +138,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
     typed.post(
       `${route.path}/stream`,
       {
+        preParsing,
         schema: {
           summary: `${route.summary}, streamed as NDJSON`,
           description:
@@ -149,7 +156,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         },
       },
       async (request, reply) => {
-        const { events, timings } = start(route.kind, request.body, reply);
+        const { events, timings } = start(route.kind, request.body, request, reply);
         const iterator = events[Symbol.asyncIterator]();
         // Headers wait for the first event so that failures before it get a real status code.
         let step = await iterator.next();

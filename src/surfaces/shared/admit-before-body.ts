@@ -1,0 +1,34 @@
+/** Shared by the API surfaces: what every chat route does the same way, whatever its wire format. */
+import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from "fastify";
+import type { AdmissionTicket, ChatService } from "../../core/chat/chat-service.ts";
+import type { Lifecycle } from "../../http/lifecycle.ts";
+import { requestSignal } from "../../http/request-signal.ts";
+
+interface Admitted {
+  ticket: AdmissionTicket;
+  signal: AbortSignal;
+}
+
+const admitted = new WeakMap<FastifyRequest, Admitted>();
+
+/**
+ * A `preParsing` hook that waits for a chat slot before the body is read: queued requests (and
+ * those refused with 429) hold no body in memory, however large the body they are sending. The
+ * slot is freed when the response closes, even when validation refuses the body.
+ */
+export function admitBeforeBody(chat: ChatService, lifecycle: Lifecycle): preParsingAsyncHookHandler {
+  return async (request, reply, payload) => {
+    const signal = requestSignal(reply, lifecycle);
+    const ticket = await chat.admit(signal);
+    reply.raw.once("close", ticket.release);
+    admitted.set(request, { ticket, signal });
+    return payload;
+  };
+}
+
+/** The ticket and the request's abort signal that `admitBeforeBody` got for this request. */
+export function admission(request: FastifyRequest, _reply: FastifyReply): Admitted {
+  const a = admitted.get(request);
+  if (!a) throw new Error("chat route registered without the admitBeforeBody hook");
+  return a;
+}
