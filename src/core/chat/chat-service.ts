@@ -129,11 +129,15 @@ export class ChatService {
         for (let step = first; !step.done; step = await upstream.next()) {
           const event = step.value;
           if (event.type === "delta") {
-            firstTokenAt ??= performance.now();
+            if (firstTokenAt === undefined) {
+              firstTokenAt = performance.now();
+              // Counted now, so that a stream's headers (sent with the first token) report it.
+              chat.timings.upstreamMs += firstTokenAt - started;
+            }
             yield event;
           } else {
             const endedAt = performance.now();
-            chat.timings.upstreamMs += endedAt - started;
+            chat.timings.upstreamMs += endedAt - (firstTokenAt ?? started);
             chat.timings.timeToFirstTokenMs = round((firstTokenAt ?? endedAt) - started);
             chat.timings.generationMs = round(endedAt - (firstTokenAt ?? endedAt));
             yield { ...event, timings: chat.timings };

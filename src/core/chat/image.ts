@@ -49,19 +49,42 @@ export type ImageProblem =
   | { kind: "too_large"; message: string }
   | { kind: "mismatch"; message: string };
 
-export function checkImage(data: string, mimeType: string, maxBytes: number): ImageProblem | undefined {
-  const mime = mimeType.toLowerCase();
+/**
+ * The problem with an image, if any. `mimeType` may be left out when `data` is a data URL, which
+ * names its own type.
+ */
+export function checkImage(
+  data: string,
+  mimeType: string | undefined,
+  maxBytes: number,
+): ImageProblem | undefined {
+  const { prefixMime, payload } = splitDataUrl(data);
+  const declared = mimeType ?? prefixMime;
+  if (declared === undefined) {
+    return {
+      kind: "mime",
+      message:
+        "mime_type is missing: give it (e.g. image/jpeg), or send the image as a data URL (data:image/jpeg;base64,...)",
+    };
+  }
+  const mime = declared.toLowerCase();
   if (!(IMAGE_MIME_TYPES as readonly string[]).includes(mime)) {
     return {
       kind: "mime",
-      message: `Unsupported image type "${mimeType}": use one of ${IMAGE_MIME_TYPES.join(", ")}`,
+      message: `Unsupported image type "${declared}": use one of ${IMAGE_MIME_TYPES.join(", ")}`,
     };
   }
-  const { prefixMime, payload } = splitDataUrl(data);
   if (prefixMime !== undefined && prefixMime !== mime) {
     return { kind: "mismatch", message: `The data URL says "${prefixMime}" but mime_type is "${mimeType}"` };
   }
-  if (payload.length === 0 || payload.length % 4 !== 0 || !BASE64.test(payload)) {
+  if (payload.length === 0) {
+    return {
+      kind: "base64",
+      message:
+        "Image data is empty: was the file there? (`base64 -w0 photo.jpg` prints nothing when photo.jpg is missing)",
+    };
+  }
+  if (payload.length % 4 !== 0 || !BASE64.test(payload)) {
     return {
       kind: "base64",
       message: "Image data is not valid base64 (standard alphabet, padded, no whitespace)",
@@ -80,11 +103,14 @@ export function checkImage(data: string, mimeType: string, maxBytes: number): Im
       kind: "mismatch",
       message: sniffed
         ? `Image bytes are ${sniffed} but mime_type says "${mimeType}"`
-        : `Image bytes are not a ${mimeType.replace("image/", "").toUpperCase()} image`,
+        : `Image bytes are not a ${mime.replace("image/", "").toUpperCase()} image`,
     };
   }
   return undefined;
 }
 
-export const toDataUrl = (data: string, mimeType: string): string =>
-  `data:${mimeType.toLowerCase()};base64,${splitDataUrl(data).payload}`;
+/** The image as a data URL; `mimeType` may be left out when `data` is a data URL already (checked). */
+export function toDataUrl(data: string, mimeType: string | undefined): string {
+  const { prefixMime, payload } = splitDataUrl(data);
+  return `data:${(mimeType ?? prefixMime ?? "").toLowerCase()};base64,${payload}`;
+}

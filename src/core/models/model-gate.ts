@@ -29,6 +29,7 @@ export interface AvailableModel extends DownloadedModel {
 }
 
 interface SharedLoad {
+  key: string;
   promise: Promise<EnsureLoadedResult>;
   controller: AbortController;
   waiters: number;
@@ -131,6 +132,8 @@ export class ModelGate {
   }
 
   async ensureLoaded(opts: EnsureLoadedOptions): Promise<EnsureLoadedResult> {
+    // A caller already gone starts nothing: a load nobody waits for would never be cancelled.
+    if (opts.signal?.aborted) throw cancelledWhileLoading(opts.modelKey);
     // One gate per model whatever the case it was asked in: the load itself resolves the name.
     const key = `${opts.modelKey.toLowerCase()}\u0000${opts.identifier ?? ""}`;
     let shared = this.#inflight.get(key);
@@ -139,8 +142,10 @@ export class ModelGate {
       const listeners = new Set<(progress: number) => void>();
       const promise = this.#loadOnce(opts, controller.signal, (p) => {
         for (const l of listeners) l(p);
-      }).finally(() => this.#inflight.delete(key));
-      shared = { promise, controller, waiters: 0, exclusive: opts.exclusive === true, listeners };
+      }).finally(() => {
+        if (this.#inflight.get(key) === shared) this.#inflight.delete(key);
+      });
+      shared = { key, promise, controller, waiters: 0, exclusive: opts.exclusive === true, listeners };
       this.#inflight.set(key, shared);
     }
     const result = await this.#wait(shared, opts);
@@ -155,7 +160,7 @@ export class ModelGate {
 
   #wait(shared: SharedLoad, opts: EnsureLoadedOptions): Promise<EnsureLoadedResult> {
     const { signal, onProgress } = opts;
-    signal?.throwIfAborted();
+    if (signal?.aborted) return Promise.reject(cancelledWhileLoading(opts.modelKey));
     shared.waiters++;
     if (onProgress) shared.listeners.add(onProgress);
     return new Promise<EnsureLoadedResult>((resolve, reject) => {
@@ -170,8 +175,12 @@ export class ModelGate {
       const onAbort = () => {
         if (left) return;
         leave();
-        if (shared.waiters === 0) shared.controller.abort(new Error("every caller went away"));
-        reject(new ServiceError(499, "cancelled", `Cancelled while waiting for "${opts.modelKey}" to load`));
+        if (shared.waiters === 0) {
+          // Cancelled for good: a caller arriving now must start afresh, not join a dying load.
+          if (this.#inflight.get(shared.key) === shared) this.#inflight.delete(shared.key);
+          shared.controller.abort(cancelledWhileLoading(opts.modelKey));
+        }
+        reject(cancelledWhileLoading(opts.modelKey));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       shared.promise.then(
@@ -280,6 +289,9 @@ function ambiguous(name: string, candidates: string[]): ServiceError {
     { extra: { suggestions: candidates } },
   );
 }
+
+const cancelledWhileLoading = (name: string) =>
+  new ServiceError(499, "cancelled", `Cancelled while waiting for "${name}" to load`);
 
 function cannotManage(name: string, what: string): ServiceError {
   return new ServiceError(

@@ -160,7 +160,11 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         const iterator = events[Symbol.asyncIterator]();
         // Headers wait for the first event so that failures before it get a real status code.
         let step = await iterator.next();
-        const res = beginNdjson(reply, { "server-timing": serverTiming(reply.elapsedTime, timings) });
+        // The header says what the first line cost; the trailer, the whole stream.
+        const res = beginNdjson(reply, {
+          "server-timing": serverTiming(reply.elapsedTime, timings),
+          trailer: "server-timing",
+        });
         let fragments = 0;
         try {
           for (; !step.done; step = await iterator.next()) {
@@ -183,6 +187,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
           logServiceError(request, e);
           writeLine(res, { type: "error", error: { code: e.code, message: e.message } });
         } finally {
+          if (!res.destroyed) res.addTrailers({ "server-timing": serverTiming(reply.elapsedTime, timings) });
           res.end();
         }
       },

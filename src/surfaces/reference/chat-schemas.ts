@@ -2,52 +2,66 @@
 import { z } from "zod";
 import { checkImage, IMAGE_MIME_TYPES } from "../../core/chat/image.ts";
 import { ISSUE_STATUS } from "../../http/validation.ts";
+import { strictObject } from "./strict-object.ts";
 
 /** A real 1x1 PNG, so that the documented vision example is accepted as it is. */
 const EXAMPLE_PNG =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
 export function createChatSchemas(maxImageBytes: number) {
-  const image = z
-    .strictObject({
+  const image = strictObject(
+    {
       data_base64: z
         .string()
-        .min(1)
         .describe("Base64 image bytes, raw or as a data URL (`data:image/png;base64,...`)."),
       mime_type: z
         .string()
-        .describe(`One of ${IMAGE_MIME_TYPES.join(", ")}; must match the bytes.`)
+        .optional()
+        .describe(
+          `One of ${IMAGE_MIME_TYPES.join(", ")}; must match the bytes. Optional when data_base64 is a data URL.`,
+        )
         .meta({ examples: ["image/jpeg"] }),
-    })
-    .superRefine((img, ctx) => {
-      const problem = checkImage(img.data_base64, img.mime_type, maxImageBytes);
-      if (!problem) return;
-      ctx.addIssue({
-        code: "custom",
-        message: problem.message,
-        path: [problem.kind === "mime" ? "mime_type" : "data_base64"],
-        params: { [ISSUE_STATUS]: problem.kind === "too_large" ? 413 : 422, kind: problem.kind },
-      });
+    },
+    {
+      data: "data_base64",
+      base64: "data_base64",
+      image: "data_base64",
+      url: "data_base64",
+      type: "mime_type",
+    },
+  ).superRefine((img, ctx) => {
+    const problem = checkImage(img.data_base64, img.mime_type, maxImageBytes);
+    if (!problem) return;
+    ctx.addIssue({
+      code: "custom",
+      message: problem.message,
+      path: [problem.kind === "mime" ? "mime_type" : "data_base64"],
+      params: { [ISSUE_STATUS]: problem.kind === "too_large" ? 413 : 422, kind: problem.kind },
     });
-
-  const message = z.strictObject({
-    role: z.enum(["system", "user", "assistant"]),
-    content: z.string().describe("The message text."),
-    images: z.array(image).max(32).optional().describe("Images for vision models (JPEG, PNG, WebP)."),
   });
 
-  const config = z
-    .strictObject({
+  const message = strictObject(
+    {
+      role: z.enum(["system", "user", "assistant"]),
+      content: z.string().describe("The message text."),
+      images: z.array(image).max(32).optional().describe("Images for vision models (JPEG, PNG, WebP)."),
+    },
+    { text: "content", image: "images" },
+  );
+
+  const config = strictObject(
+    {
       temperature: z.number().min(0).max(2).optional().describe("Randomness, 0.0 to 2.0."),
       maxTokens: z.number().int().min(1).max(1_000_000).optional().describe("Maximum tokens to generate."),
       topP: z.number().min(0).max(1).optional().describe("Nucleus sampling, 0.0 to 1.0."),
       presencePenalty: z.number().min(-2).max(2).optional().describe("Penalise new topics, -2.0 to 2.0."),
       frequencyPenalty: z.number().min(-2).max(2).optional().describe("Penalise repetition, -2.0 to 2.0."),
-    })
-    .describe("Sampling settings; each is optional.");
+    },
+    { max_new_tokens: "maxTokens", num_predict: "maxTokens" },
+  ).describe("Sampling settings; each is optional.");
 
-  const request = z
-    .strictObject({
+  const request = strictObject(
+    {
       model_key: z
         .string()
         .min(1)
@@ -56,18 +70,31 @@ export function createChatSchemas(maxImageBytes: number) {
         .describe("Model key or loaded identifier; the endpoint's default model when omitted."),
       messages: z.array(message).min(1).max(10_000),
       config: config.optional(),
-    })
-    .meta({
-      examples: [
-        {
-          messages: [
-            { role: "system", content: "You are a helpful assistant." },
-            { role: "user", content: "What is 2+2?" },
-          ],
-          config: { temperature: 0.7, maxTokens: 100 },
-        },
-      ],
-    });
+    },
+    {
+      model: "model_key",
+      modelKey: "model_key",
+      model_name: "model_key",
+      message: "messages",
+      prompt: "messages",
+      options: "config",
+      temperature: "config.temperature",
+      max_tokens: "config.maxTokens",
+      maxTokens: "config.maxTokens",
+      stream:
+        "streaming has its own endpoints: POST /chat/stream (and /chat/regular/stream, /chat/vision/stream)",
+    },
+  ).meta({
+    examples: [
+      {
+        messages: [
+          { role: "system", content: "You are a helpful assistant." },
+          { role: "user", content: "What is 2+2?" },
+        ],
+        config: { temperature: 0.7, maxTokens: 100 },
+      },
+    ],
+  });
 
   /** The same schema, with an example that shows an image (for the vision routes' docs). */
   const visionRequest = request.meta({

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { AvailableModel } from "../../core/models/model-gate.ts";
 import type { LoadedModel } from "../../upstreams/types.ts";
+import { strictObject } from "./strict-object.ts";
 
 /** The model routes' wire shapes, and the converters from the core's models to them. */
 
@@ -23,8 +24,8 @@ export const availableModelSchema = loadedModelSchema
     loaded_identifiers: z.array(z.string()),
   });
 
-export const loadBodySchema = z
-  .strictObject({
+export const loadBodySchema = strictObject(
+  {
     model_key: z.string().min(1).max(512).describe("The model key as LM Studio lists it."),
     exclusive: z.boolean().default(false).describe("Unload every other model first."),
     identifier: z
@@ -35,8 +36,9 @@ export const loadBodySchema = z
       .describe("Instance identifier; LM Studio picks one by default."),
     context_length: z.number().int().min(1).max(10_000_000).optional(),
     ttl: z.number().int().min(1).max(31_536_000).optional().describe("Idle time-to-live in seconds."),
-  })
-  .meta({ examples: [{ model_key: "qwen/qwen3-4b-2507", exclusive: true }] });
+  },
+  { model: "model_key", modelKey: "model_key", context: "context_length", ttl_seconds: "ttl" },
+).meta({ examples: [{ model_key: "qwen/qwen3-4b-2507", exclusive: true }] });
 
 export const loadResultSchema = z.object({
   loaded: z.literal(true),
@@ -54,8 +56,8 @@ export const loadFailureSchema = z.object({
   suggestions: z.array(z.string()).optional(),
 });
 
-export const unloadBodySchema = z
-  .strictObject({
+export const unloadBodySchema = strictObject(
+  {
     model_key: z
       .string()
       .min(1)
@@ -63,7 +65,9 @@ export const unloadBodySchema = z
       .optional()
       .describe("Identifier or model key: every matching instance."),
     unload_all: z.boolean().optional().describe("Unload every loaded model."),
-  })
+  },
+  { model: "model_key", modelKey: "model_key", all: "unload_all" },
+)
   .superRefine((b, ctx) => {
     if (b.unload_all === true && b.model_key !== undefined) {
       ctx.addIssue({
