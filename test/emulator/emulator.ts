@@ -389,6 +389,10 @@ export class LmStudioEmulator {
   get openaiBaseUrl(): string {
     return `http://127.0.0.1:${this.portValue}/v1`;
   }
+  /** the LM Studio version reported (the profile's, unless `version` was given) */
+  get version(): string {
+    return this.knobs.version;
+  }
   /** "ws://127.0.0.1:<port>" (no trailing slash: the SDK rejects it) */
   get wsUrl(): string {
     return `ws://127.0.0.1:${this.portValue}`;
