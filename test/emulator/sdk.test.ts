@@ -107,7 +107,6 @@ describe("loading", () => {
         contextLength: 2048,
         ttlMs: 300_000,
         type: "llm",
-        jit: false,
       },
     ]);
     expect(emu.loads).toHaveLength(1);
