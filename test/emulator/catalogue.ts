@@ -14,6 +14,8 @@ export interface CatalogueModel {
   trainedForToolUse?: boolean;
   maxContextLength?: number;
   sizeBytes?: number;
+  /** the real on-disk path, relative to the models folder (default: `<publisher>/<Base>-GGUF/<base>-Q4_K_M.gguf`) */
+  path?: string;
 }
 
 export type ModelType = "llm" | "embedding";
@@ -23,7 +25,9 @@ export interface ResolvedModel {
   modelKey: string;
   type: ModelType;
   path: string;
+  publisher: string;
   vision: boolean;
+  trainedForToolUse: boolean;
   maxContextLength: number;
   defaultContextLength: number;
   /** ModelInfo as sent over the wire (LLMInfo or EmbeddingModelInfo). */
@@ -72,6 +76,8 @@ export const DEFAULT_CATALOGUE: readonly CatalogueModel[] = [
     type: "embedding",
     displayName: "Nomic Embed Text v1.5",
     publisher: "nomic-ai",
+    // LM Studio's bundled embedding model; lmstudio-python's tests resolve it as "nomic-ai/nomic-embed-text-v1.5"
+    path: "nomic-ai/nomic-embed-text-v1.5-GGUF/nomic-embed-text-v1.5.Q4_K_M.gguf",
     architecture: "nomic-bert",
     paramsString: "137M",
     maxContextLength: 2048,
@@ -92,7 +98,7 @@ export function resolveModel(m: CatalogueModel): ResolvedModel {
   const slash = m.modelKey.indexOf("/");
   const base = slash >= 0 ? m.modelKey.slice(slash + 1) : m.modelKey;
   const publisher = m.publisher ?? (slash >= 0 ? m.modelKey.slice(0, slash) : "lmstudio-community");
-  const path = `${publisher}/${base}-GGUF/${base}-Q4_K_M.gguf`;
+  const path = m.path ?? `${publisher}/${base}-GGUF/${base}-Q4_K_M.gguf`;
   const maxContextLength = m.maxContextLength ?? (type === "llm" ? 32768 : 2048);
   const info: Record<string, unknown> = {
     type,
@@ -117,9 +123,51 @@ export function resolveModel(m: CatalogueModel): ResolvedModel {
     modelKey: m.modelKey,
     type,
     path,
+    publisher,
     vision: type === "llm" && (m.vision ?? false),
+    trainedForToolUse: type === "llm" && (m.trainedForToolUse ?? false),
     maxContextLength,
     defaultContextLength: Math.min(4096, maxContextLength),
     info,
   };
+}
+
+/**
+ * Reads a catalogue from JSON: an array of `{modelKey, publisher, path, type, vision, trainedForToolUse,
+ * maxContextLength, paramsString, architecture, displayName?, sizeBytes?}` (extra keys are ignored).
+ */
+export function parseCatalogue(json: string): CatalogueModel[] {
+  const data: unknown = JSON.parse(json);
+  if (!Array.isArray(data)) throw new Error("catalogue: expected a JSON array of models");
+  return data.map((raw, i) => {
+    if (
+      typeof raw !== "object" ||
+      raw === null ||
+      typeof (raw as { modelKey?: unknown }).modelKey !== "string"
+    ) {
+      throw new Error(`catalogue: entry ${i} has no string modelKey`);
+    }
+    const r = raw as Record<string, unknown>;
+    const str = (k: string): string | undefined => (typeof r[k] === "string" ? (r[k] as string) : undefined);
+    const num = (k: string): number | undefined => (typeof r[k] === "number" ? (r[k] as number) : undefined);
+    const bool = (k: string): boolean | undefined =>
+      typeof r[k] === "boolean" ? (r[k] as boolean) : undefined;
+    const type = str("type");
+    if (type !== undefined && type !== "llm" && type !== "embedding") {
+      throw new Error(`catalogue: entry ${i} has type ${type} (llm or embedding)`);
+    }
+    return {
+      modelKey: r.modelKey as string,
+      type,
+      publisher: str("publisher"),
+      path: str("path"),
+      displayName: str("displayName"),
+      architecture: str("architecture"),
+      paramsString: str("paramsString"),
+      vision: bool("vision"),
+      trainedForToolUse: bool("trainedForToolUse"),
+      maxContextLength: num("maxContextLength"),
+      sizeBytes: num("sizeBytes"),
+    };
+  });
 }

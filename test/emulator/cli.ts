@@ -1,16 +1,24 @@
 /**
  * Runs the LM Studio emulator on its own:
- *   node test/emulator/cli.ts [--port 1234] [--jit] [--chunk-delay-ms N] [--first-chunk-delay-ms N]
- *                             [--load-ms N] [--load-steps N] [--tokens-per-chunk N] [--preload key1,key2]
- *                             [--reply "fixed text" | --reply-words N]
+ *   node test/emulator/cli.ts [--port 1234] [--profile 0.3|0.4] [--catalogue FILE] [--preload key1,key2]
+ *                             [--no-jit] [--no-auto-evict] [--parallel N] [--require-token sk-lm-…]
+ *                             [--chunk-delay-ms N] [--first-chunk-delay-ms N] [--load-ms N] [--load-steps N]
+ *                             [--tokens-per-chunk N] [--reply "fixed text" | --reply-words N]
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { LmStudioEmulator } from "./emulator.ts";
+import { LmStudioEmulator, type Profile, parseCatalogue } from "./emulator.ts";
 
 const { values } = parseArgs({
   options: {
     port: { type: "string", default: "1234" },
-    jit: { type: "boolean", default: false },
+    profile: { type: "string" },
+    catalogue: { type: "string" },
+    jit: { type: "boolean" },
+    "no-jit": { type: "boolean", default: false },
+    "no-auto-evict": { type: "boolean", default: false },
+    parallel: { type: "string" },
+    "require-token": { type: "string" },
     "chunk-delay-ms": { type: "string" },
     "first-chunk-delay-ms": { type: "string" },
     "load-ms": { type: "string" },
@@ -25,9 +33,12 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(
-    "usage: node test/emulator/cli.ts [--port 1234] [--jit] [--chunk-delay-ms N] [--first-chunk-delay-ms N]\n" +
-      "                                 [--load-ms N] [--load-steps N] [--tokens-per-chunk N] [--preload k1,k2]\n" +
-      '                                 [--reply "fixed text" | --reply-words N]',
+    "usage: node test/emulator/cli.ts [--port 1234] [--profile 0.3|0.4] [--catalogue FILE] [--preload k1,k2]\n" +
+      "                                 [--no-jit] [--no-auto-evict] [--parallel N] [--require-token sk-lm-…]\n" +
+      "                                 [--chunk-delay-ms N] [--first-chunk-delay-ms N] [--load-ms N] [--load-steps N]\n" +
+      '                                 [--tokens-per-chunk N] [--reply "fixed text" | --reply-words N]\n' +
+      "--catalogue FILE: a JSON array of {modelKey, publisher, path, type, vision, trainedForToolUse,\n" +
+      "                  maxContextLength, paramsString, architecture}",
   );
   process.exit(0);
 }
@@ -45,10 +56,20 @@ const reply =
     ? Array.from({ length: replyWords }, (_, i) => `word${i}`).join(" ")
     : values.reply;
 
+const profile = values.profile;
+if (profile !== undefined && profile !== "0.3" && profile !== "0.4")
+  throw new Error("--profile is 0.3 or 0.4");
+const jit = !values["no-jit"];
+
 const emu = await LmStudioEmulator.start({
   reply,
   port: num(values.port) ?? 1234,
-  jit: values.jit,
+  profile: profile as Profile | undefined,
+  models: values.catalogue === undefined ? undefined : parseCatalogue(readFileSync(values.catalogue, "utf8")),
+  jit,
+  autoEvict: !values["no-auto-evict"],
+  parallel: num(values.parallel),
+  requireToken: values["require-token"],
   chunkDelayMs: num(values["chunk-delay-ms"]),
   firstChunkDelayMs: num(values["first-chunk-delay-ms"]),
   loadTimeMs: num(values["load-ms"]),
@@ -66,7 +87,7 @@ console.log(`LM Studio emulator listening
   HTTP (OpenAI-compatible): ${emu.openaiBaseUrl}
   SDK websocket baseUrl:    ${emu.wsUrl}
   greeting:                 ${emu.httpUrl}/lmstudio-greeting
-  JIT: ${values.jit ? "on" : "off"}; loaded: ${
+  LM Studio ${emu.version} (profile ${profile ?? "0.4"}); JIT: ${jit ? "on" : "off"}; loaded: ${
     emu
       .loaded()
       .map((l) => l.identifier)

@@ -35,7 +35,8 @@ beforeAll(async () => {
 });
 
 beforeEach(() => {
-  emu.reset({ loadTimeMs: 10 });
+  // these tests pin the JIT-off behaviour; defaults.test.ts covers LM Studio's defaults
+  emu.reset({ loadTimeMs: 10, jit: false });
 });
 
 afterEach(() => {
@@ -274,9 +275,9 @@ describe("LM Studio error shapes", () => {
     expect(await res.json()).toEqual({
       error: "Unexpected endpoint or method. (GET /x). Returning 200 anyway",
     });
-    const res2 = await fetch(`${emu.openaiBaseUrl}/completions?a=1`, { method: "POST", body: "{}" });
+    const res2 = await fetch(`${emu.openaiBaseUrl}/nope?a=1`, { method: "POST", body: "{}" });
     expect(await res2.json()).toEqual({
-      error: "Unexpected endpoint or method. (POST /v1/completions). Returning 200 anyway",
+      error: "Unexpected endpoint or method. (POST /v1/nope). Returning 200 anyway",
     });
   });
 

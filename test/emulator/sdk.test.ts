@@ -61,7 +61,8 @@ describe("system namespace", () => {
   it("answers the greeting and the version", async () => {
     const res = await fetch(`${emu.httpUrl}/lmstudio-greeting`);
     expect(await res.json()).toEqual({ lmstudio: true });
-    expect(await client.system.getLMStudioVersion()).toEqual({ version: "0.3.31", build: 1 });
+    // default profile 0.4
+    expect(await client.system.getLMStudioVersion()).toEqual({ version: "0.4.21", build: 2 });
     emu.configure({ version: "0.4.2" });
     expect((await client.system.getLMStudioVersion()).version).toBe("0.4.2");
   });
@@ -100,7 +101,13 @@ describe("loading", () => {
     const listed = await client.llm.listLoaded();
     expect(listed.map((m) => m.identifier)).toEqual(["my-model"]);
     expect(emu.loaded()).toEqual([
-      { identifier: "my-model", modelKey: QWEN, contextLength: 2048, ttlMs: 300_000, type: "llm" },
+      {
+        identifier: "my-model",
+        modelKey: QWEN,
+        contextLength: 2048,
+        ttlMs: 300_000,
+        type: "llm",
+      },
     ]);
     expect(emu.loads).toHaveLength(1);
     expect(emu.loads[0]).toMatchObject({
@@ -119,7 +126,8 @@ describe("loading", () => {
     const b = await client.llm.load(GEMMA, { verbose: false });
     expect([a.identifier, b.identifier]).toEqual([GEMMA, `${GEMMA}:2`]);
     const err = await rejection(client.llm.load(QWEN, { identifier: GEMMA, verbose: false }));
-    expect(err.message).toContain(`Identifier "${GEMMA}" is already in use`);
+    // LM Studio: "already exists" (lmstudio-python test_load_duplicate_llm)
+    expect(err.message).toContain(`A model with the identifier "${GEMMA}" already exists`);
     expect(emu.loads.at(-1)?.outcome).toBe("failed");
   });
 
@@ -184,9 +192,11 @@ describe("errors", () => {
     expect(err2.message).toContain("Cannot find a model with path");
   });
 
-  it("generic.identifierNotFound on unload of an unknown identifier", async () => {
+  it("generic.noModelMatchingQuery on unload of an unknown identifier", async () => {
     const err = await rejection(client.llm.unload("ghost"));
-    expect(err.message).toContain('Cannot find a model with identifier "ghost"');
+    // the SDK rewrites generic.noModelMatchingQuery into its own text and keeps the server's title
+    expect(err.title).toBe("No model found that fits the query.");
+    expect(err.message).toContain("No loaded model satisfies all requirements");
     expect(emu.unloads).toEqual([]);
   });
 
@@ -313,7 +323,8 @@ describe("raw protocol", () => {
     });
   }
 
-  it("answers keepAlive, unknown endpoints and records communication warnings", async () => {
+  it("answers keepAlive, unknown endpoints (errors when not mimicking silence) and records communication warnings", async () => {
+    emu.configure({ mimicSilenceOnUnknownEndpoint: false });
     const { ws, next } = await rawSession("files");
     expect(await next()).toEqual({ success: true });
     ws.send(JSON.stringify({ type: "keepAlive" }));
@@ -333,8 +344,7 @@ describe("raw protocol", () => {
     ws.close();
   });
 
-  it("can mimic LM Studio's silence on unknown endpoints", async () => {
-    emu.configure({ mimicSilenceOnUnknownEndpoint: true });
+  it("mimics LM Studio's silence on unknown endpoints by default", async () => {
     const { ws, next } = await rawSession("llm");
     expect(await next()).toEqual({ success: true });
     ws.send(JSON.stringify({ type: "rpcCall", endpoint: "doesNotExist", callId: 0 }));

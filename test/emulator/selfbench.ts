@@ -31,9 +31,13 @@ function cpuSeconds(pid: number | undefined): number {
 
 function startEmulator(extra: string[]): Promise<{ child: ChildProcess; base: string }> {
   const cli = fileURLToPath(new URL("./cli.ts", import.meta.url));
-  const child = spawn(process.execPath, [cli, "--port", "0", "--preload", MODEL, ...extra], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [cli, "--port", "0", "--preload", MODEL, "--parallel", "1000", ...extra],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout?.on("data", (d: Buffer) => {
