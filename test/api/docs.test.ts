@@ -136,7 +136,8 @@ describe("GET /openapi.json", () => {
       const message = schema.properties.messages.items;
       expect(message.properties.role.enum).toEqual(["system", "user", "assistant"]);
       const image = message.properties.images.items;
-      expect(image.required).toEqual(expect.arrayContaining(["data_base64", "mime_type"]));
+      // mime_type is optional: a data URL names its own type.
+      expect(image.required).toEqual(["data_base64"]);
     }
   });
 

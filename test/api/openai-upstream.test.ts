@@ -16,11 +16,12 @@ let stack: Stack;
 let wsConnections = 0;
 
 beforeAll(async () => {
-  stack = await startStack({ env: { UPSTREAM_KIND: "openai" }, emulator: { preload: [SERVED] } });
+  // A plain engine serves a fixed set of models: no JIT behind it.
+  stack = await startStack({ env: { UPSTREAM_KIND: "openai" }, emulator: { preload: [SERVED], jit: false } });
 });
 beforeEach(() => {
   wsConnections += stack.emu.wsConnections;
-  stack.emu.reset({ preload: [SERVED] });
+  stack.emu.reset({ preload: [SERVED], jit: false });
 });
 afterAll(async () => {
   await stack.close();

@@ -1,3 +1,4 @@
+import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JPEG_TINY, PNG_1x1, postJson, type Stack, startStack, WEBP_TINY } from "../helpers/stack.ts";
 import { expectNoLeak, expectValidation, type Json } from "./helpers.ts";
@@ -32,7 +33,6 @@ describe("images reach LM Studio as OpenAI content parts", () => {
   it.each([
     ["image/jpeg", JPEG_TINY],
     ["image/png", PNG_1x1],
-    ["image/webp", WEBP_TINY],
   ])("%s becomes a text part then an image_url data URL", async (mime, data) => {
     for (const path of ["/chat/vision", "/chat"]) {
       const r = await postJson(`${stack.url}${path}`, ask([{ data_base64: data, mime_type: mime }]));
@@ -48,6 +48,21 @@ describe("images reach LM Studio as OpenAI content parts", () => {
         },
       ]);
     }
+  });
+
+  it("image/webp reaches LM Studio as a PNG of the same pixels: LM Studio rejects WebP data URLs", async () => {
+    stack.emu.reset({ preload: [VISION], rejectWebp: true });
+    const r = await postJson(
+      `${stack.url}/chat/vision`,
+      ask([{ data_base64: WEBP_TINY, mime_type: "image/webp" }]),
+    );
+    expect(r.status).toBe(200);
+    const url: string = upstreamMessages()[0].content[1].image_url.url;
+    expect(url).toMatch(/^data:image\/png;base64,/);
+    const sent = sharp(Buffer.from(url.slice("data:image/png;base64,".length), "base64"));
+    const original = sharp(Buffer.from(WEBP_TINY, "base64"));
+    expect((await sent.metadata()).format).toBe("png");
+    expect(await sent.raw().toBuffer()).toEqual(await original.raw().toBuffer());
   });
 
   it("keeps several images in order, after the text, per message", async () => {
@@ -80,7 +95,7 @@ describe("images reach LM Studio as OpenAI content parts", () => {
           { type: "text", text: "Compare these" },
           { type: "image_url", image_url: { url: `data:image/png;base64,${PNG_1x1}` } },
           { type: "image_url", image_url: { url: `data:image/jpeg;base64,${JPEG_TINY}` } },
-          { type: "image_url", image_url: { url: `data:image/webp;base64,${WEBP_TINY}` } },
+          { type: "image_url", image_url: { url: expect.stringMatching(/^data:image\/png;base64,/) } },
         ],
       },
       { role: "assistant", content: "They differ." },

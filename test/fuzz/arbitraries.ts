@@ -235,9 +235,10 @@ export const invalidImage: fc.Arbitrary<{ label: string; image: unknown; loc: Lo
       image: { mime_type },
       loc: ["data_base64"],
     })),
+    // Raw base64 only: a data URL names its own type, so it needs no mime_type.
     validImage.map(({ data_base64 }) => ({
       label: "image:no-mime",
-      image: { data_base64 },
+      image: { data_base64: data_base64.replace(/^data:[^,]*,/, "") },
       loc: ["mime_type"],
     })),
     fc.tuple(validImage, fc.oneof(notString, fc.constant(""))).map(([img, data_base64]) => ({

@@ -113,7 +113,12 @@ export function defineFuzzSuite(
   beforeAll(async () => {
     stack = await startStack({
       // warn: the harness keeps every log line in memory, which would count as growth below.
-      env: { LOG_LEVEL: "warn", MAX_IMAGE_BYTES: String(IMAGE_LIMIT) },
+      // MAX_BODY_BYTES well above the generated bodies: the fuzzers test validation, not the limit.
+      env: {
+        LOG_LEVEL: "warn",
+        MAX_IMAGE_BYTES: String(IMAGE_LIMIT),
+        MAX_BODY_BYTES: String(16 * 1024 * 1024),
+      },
       emulator: { preload: ["qwen/qwen3-4b-2507", "qwen3-vl-4b-instruct"] },
     });
     before = upstreamCounts(stack.emu);

@@ -82,7 +82,8 @@ describe("AUTO_LOAD_EXCLUSIVE=true", () => {
 
 describe("AUTO_LOAD=false", () => {
   it("keeps the reference's errors: nothing loaded, or the named model not loaded", async () => {
-    const stack = await startStack({ env: { AUTO_LOAD: "false" } });
+    // LM Studio with JIT off: otherwise LM Studio itself loads what the service does not.
+    const stack = await startStack({ env: { AUTO_LOAD: "false" }, emulator: { jit: false } });
     try {
       const none = await postJson(`${stack.url}/chat`, chat());
       expect(none.status).toBe(503);

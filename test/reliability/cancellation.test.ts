@@ -122,6 +122,8 @@ describe("a client that goes away while its model loads", () => {
 
   it("a chat waiting for an on-demand load cancels it when it goes away", async () => {
     stack.emu.reset({ loadTimeMs: 2_000, loadSteps: 20 });
+    // The reset unloaded the model behind the service's back; the service learns it at its next listing.
+    await fetch(`${stack.url}/models`);
     await startAndAbort(
       "/chat/stream",
       { model_key: MODEL, messages: [{ role: "user", content: "hi" }] },

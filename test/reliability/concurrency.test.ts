@@ -14,7 +14,11 @@ describe("loads are serialised per model key", () => {
     expect(stack.emu.warnings).toEqual([]);
     await stack.close();
   });
-  beforeEach(() => stack.emu.reset({ loadTimeMs: 200 }));
+  beforeEach(async () => {
+    stack.emu.reset({ loadTimeMs: 200 });
+    // The reset unloaded models behind the service's back; the service learns it at its next listing.
+    await fetch(`${stack.url}/models`);
+  });
 
   it("ten concurrent /models/load calls make exactly one upstream load and share its instance", async () => {
     const results = await Promise.all(

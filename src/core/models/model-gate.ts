@@ -37,6 +37,9 @@ interface SharedLoad {
   listeners: Set<(progress: number) => void>;
 }
 
+/** How long a listing of the loaded models is trusted for routing chats straight upstream. */
+const KNOWN_FRESH_MS = 1_000;
+
 const namesOf = (m: LoadedModel) => [m.identifier, m.modelKey];
 const matches = (m: LoadedModel, name: string) => m.identifier === name || m.modelKey === name;
 
@@ -54,6 +57,12 @@ export class ModelGate {
    * loaded through #inflight first, so that LM Studio's own JIT never races itself into `key:2`.
    */
   readonly #known = new Set<string>();
+  /**
+   * When #known was last read from the upstream. Past KNOWN_FRESH_MS, chats go through the gate
+   * again (one shared listing): a model unloaded behind our back (TTL, LM Studio's UI) must not
+   * reach LM Studio's own JIT from a burst of chats, which would load one copy per chat.
+   */
+  #knownAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     upstream: Pick<Upstream, "name" | "capabilities" | "models">,
@@ -75,11 +84,13 @@ export class ModelGate {
     const loaded = await this.#upstream.models.listLoaded();
     this.#known.clear();
     for (const m of loaded) this.#remember(m);
+    this.#knownAt = performance.now();
     return loaded;
   }
 
   /** The loaded name a chat for `name` goes to, when it is known to be loaded (any case). */
   knownLoaded(name: string): string | undefined {
+    if (performance.now() - this.#knownAt > KNOWN_FRESH_MS) return undefined;
     if (this.#known.has(name)) return name;
     const r = resolveModelName(name, this.#known);
     return r.kind === "found" ? r.name : undefined;

@@ -12,7 +12,8 @@ export function unknownFieldMessage(
   allowed: string[],
   hints: Record<string, string> = {},
 ): string {
-  const hint = hints[key];
+  // Own keys only: "toString" is a field name a client may send, not a hint.
+  const hint = Object.hasOwn(hints, key) ? hints[key] : undefined;
   // A hint with a space is advice, not a field name.
   if (hint?.includes(" ")) return `Unknown field "${key}": ${hint}`;
   const meant =

@@ -5,6 +5,7 @@ import { createChatEngine } from "../openai-compatible/chat-engine.ts";
 import { createChatErrorMapper } from "../openai-compatible/map-openai-error.ts";
 import { createUndiciFetch } from "../openai-compatible/undici-fetch.ts";
 import type { Upstream } from "../types.ts";
+import { convertWebpImages } from "./convert-webp-images.ts";
 import { LMSTUDIO, recogniseLmStudioChatError } from "./map-lmstudio-error.ts";
 import { createModelManager } from "./model-manager.ts";
 
@@ -39,7 +40,11 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     name: LMSTUDIO,
     capabilities: { listDownloaded: true, loadUnload: true, loadProgress: true },
     models,
-    chat,
+    chat: {
+      async *stream(request) {
+        yield* chat.stream({ ...request, messages: await convertWebpImages(request.messages) });
+      },
+    },
     async close() {
       await Promise.all([models.close(), http.close()]);
     },

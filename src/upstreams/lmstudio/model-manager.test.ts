@@ -53,6 +53,6 @@ describe("the LM Studio model manager (real SDK, emulator)", () => {
   });
 
   it("reports LM Studio's version", async () => {
-    expect(await manager.version()).toBe("0.3.31");
+    expect(await manager.version()).toBe(emu.version);
   });
 });
