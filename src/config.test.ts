@@ -27,6 +27,26 @@ describe("configuration", () => {
     expect(loadConfig({ LMSTUDIO_BASE_URL: "ws://other:1/" }).lmstudioBaseUrl).toBe("ws://other:1");
   });
 
+  it("reads MODEL_ALIASES as alias=model pairs, and names a malformed one", () => {
+    expect(
+      loadConfig({ MODEL_ALIASES: "gpt-4o-mini=qwen/qwen3-4b-2507, llama3.2:3b = google/gemma-3-1b" })
+        .modelAliases,
+    ).toEqual(
+      new Map([
+        ["gpt-4o-mini", "qwen/qwen3-4b-2507"],
+        ["llama3.2:3b", "google/gemma-3-1b"],
+      ]),
+    );
+    expect(() => loadConfig({ MODEL_ALIASES: "gpt-4o-mini" })).toThrow(
+      /MODEL_ALIASES="gpt-4o-mini": "gpt-4o-mini" is not alias=model/,
+    );
+  });
+
+  it("derives MAX_BODY_BYTES from MAX_IMAGE_BYTES: one image as base64 plus 1 MiB", () => {
+    expect(loadConfig({ MAX_IMAGE_BYTES: "3000000" }).maxBodyBytes).toBe(4_000_000 + 1024 * 1024);
+    expect(loadConfig({ MAX_IMAGE_BYTES: "3000000", MAX_BODY_BYTES: "5000" }).maxBodyBytes).toBe(5000);
+  });
+
   it("names every bad variable", () => {
     try {
       loadConfig({ PORT: "abc", OPENAI_BASE_URL: "localhost:1234", AUTO_LOAD: "maybe" });

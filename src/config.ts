@@ -28,6 +28,25 @@ const list = z.string().transform((v) =>
     .filter((s) => s.length > 0),
 );
 
+/** `alias=model,alias=model`: names that tools hard-code, mapped to the models that answer them. */
+const aliases = list.transform((items, ctx) => {
+  const map = new Map<string, string>();
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    const alias = item.slice(0, eq).trim();
+    const target = item.slice(eq + 1).trim();
+    if (eq <= 0 || alias.length === 0 || target.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${item}" is not alias=model (e.g. gpt-4o-mini=qwen/qwen3-4b-2507)`,
+      });
+      return z.NEVER;
+    }
+    map.set(alias, target);
+  }
+  return map;
+});
+
 /** Every setting the service reads, with its default. The names are the environment variables. */
 export const envSchema = z.object({
   UPSTREAM_KIND: z
@@ -44,6 +63,7 @@ export const envSchema = z.object({
   CORS_ORIGINS: list.default(["*"]),
   DEFAULT_REGULAR_MODEL: z.string().min(1).default("qwen/qwen3-4b-2507"),
   DEFAULT_VISION_MODEL: z.string().min(1).default("qwen3-vl-4b-instruct"),
+  MODEL_ALIASES: aliases.default(new Map()),
   MAX_IMAGE_BYTES: int(1).default(20 * 1024 * 1024),
   MAX_BODY_BYTES: int(1024).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -73,6 +93,8 @@ export interface Config {
   corsOrigins: string[];
   defaultRegularModel: string;
   defaultVisionModel: string;
+  /** Alias → model key; an alias is accepted wherever a model name is. */
+  modelAliases: Map<string, string>;
   maxImageBytes: number;
   maxBodyBytes: number;
   logLevel: string;
@@ -157,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
     corsOrigins: e.CORS_ORIGINS,
     defaultRegularModel: e.DEFAULT_REGULAR_MODEL,
     defaultVisionModel: e.DEFAULT_VISION_MODEL,
+    modelAliases: e.MODEL_ALIASES,
     maxImageBytes: e.MAX_IMAGE_BYTES,
     maxBodyBytes: e.MAX_BODY_BYTES ?? defaultBodyLimit(e.MAX_IMAGE_BYTES),
     logLevel: e.LOG_LEVEL,

@@ -12,7 +12,9 @@ const user = (content: string) => [{ role: "user", content }];
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ env: { MAX_BODY_BYTES: "4096" } });
+  stack = await startStack({
+    env: { MAX_BODY_BYTES: "4096", MODEL_ALIASES: "gpt-4o-mini=qwen/qwen3-4b-2507" },
+  });
 });
 afterAll(async () => {
   await stack.close();
@@ -58,6 +60,19 @@ describe("a model named in the wrong case", () => {
     const r = await postJson(`${stack.url}/models/load`, { model_key: "Google/Gemma-3" });
     expect(r.status).toBe(404);
     expect(r.json.suggestions).toContain(GEMMA);
+    expect(stack.emu.loads).toEqual([]);
+  });
+});
+
+describe("MODEL_ALIASES", () => {
+  it("an alias is accepted wherever a model name is: chat, load, unload", async () => {
+    const chat = await postJson(`${stack.url}/chat`, { model_key: "gpt-4o-mini", messages: user("hi") });
+    expect(chat.status).toBe(200);
+    expect(stack.emu.chats.at(-1)?.body.model).toBe(QWEN);
+    const load = await postJson(`${stack.url}/models/load`, { model_key: "gpt-4o-mini" });
+    expect(load.json).toMatchObject({ identifier: QWEN, already_loaded: true });
+    const unload = await postJson(`${stack.url}/models/unload`, { model_key: "gpt-4o-mini" });
+    expect(unload.json).toEqual({ unloaded: [QWEN] });
     expect(stack.emu.loads).toEqual([]);
   });
 });

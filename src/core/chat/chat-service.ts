@@ -91,6 +91,7 @@ export class ChatService {
   async *run(chat: ChatRun, ticket: AdmissionTicket): AsyncGenerator<ChatOutput> {
     const release = ticket.release;
     if (ticket.queueMs !== undefined) chat.timings.queueMs = ticket.queueMs;
+    chat = { ...chat, model: this.#models.dealias(chat.model) };
     // Busy under the name it was asked by until we know the loaded name it resolves to.
     let tracked = chat.model;
     this.#active.add(tracked);

@@ -64,12 +64,26 @@ export class ModelGate {
    */
   #knownAt = Number.NEGATIVE_INFINITY;
 
+  readonly #aliases: ReadonlyMap<string, string>;
+
   constructor(
     upstream: Pick<Upstream, "name" | "capabilities" | "models">,
     isBusy: (model: LoadedModel) => boolean,
+    aliases: ReadonlyMap<string, string> = new Map(),
   ) {
     this.#upstream = upstream;
     this.#isBusy = isBusy;
+    this.#aliases = aliases;
+  }
+
+  /** The model a requested name stands for: an alias's target, else the name itself. */
+  dealias(name: string): string {
+    return this.#aliases.get(name) ?? name;
+  }
+
+  /** Configured aliases and the models they stand for. */
+  get aliases(): ReadonlyMap<string, string> {
+    return this.#aliases;
   }
 
   get upstreamName(): string {
@@ -120,8 +134,9 @@ export class ModelGate {
   }
 
   /** Unloads every instance matching `name` (identifier or model key), or all when it is undefined. */
-  async unload(name: string | undefined): Promise<string[]> {
+  async unload(requested: string | undefined): Promise<string[]> {
     this.#requireLoadUnload("unload models");
+    const name = requested === undefined ? undefined : this.dealias(requested);
     const loaded = await this.listLoaded();
     let targets = loaded;
     if (name !== undefined) {
@@ -142,7 +157,8 @@ export class ModelGate {
     return targets.map((m) => m.identifier);
   }
 
-  async ensureLoaded(opts: EnsureLoadedOptions): Promise<EnsureLoadedResult> {
+  async ensureLoaded(requested: EnsureLoadedOptions): Promise<EnsureLoadedResult> {
+    const opts = { ...requested, modelKey: this.dealias(requested.modelKey) };
     // A caller already gone starts nothing: a load nobody waits for would never be cancelled.
     if (opts.signal?.aborted) throw cancelledWhileLoading(opts.modelKey);
     // One gate per model whatever the case it was asked in: the load itself resolves the name.
