@@ -2,7 +2,7 @@
  * Conformance of the behaviours taken from real LM Studio (profiles, defaults, error texts, name
  * resolution, extra SDK endpoints), driven by the real @lmstudio/sdk and fetch. Sources: README.md.
  */
-import { LMStudioClient } from "@lmstudio/sdk";
+import { LMStudioClient } from "@lmstudio/sdk-v2";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LmStudioEmulator } from "./emulator.ts";
 

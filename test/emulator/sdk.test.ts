@@ -1,5 +1,5 @@
 /** Conformance of the emulator's websocket side, driven by the real @lmstudio/sdk. */
-import { LMStudioClient } from "@lmstudio/sdk";
+import { LMStudioClient } from "@lmstudio/sdk-v2";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { LmStudioEmulator } from "./emulator.ts";

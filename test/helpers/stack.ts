@@ -5,6 +5,14 @@ import { type Config, loadConfig } from "../../src/config.ts";
 import type { Lifecycle } from "../../src/http/lifecycle.ts";
 import { type EmulatorOptions, LmStudioEmulator } from "../emulator/emulator.ts";
 
+/**
+ * The LM Studio version the emulator plays, from EMULATOR_PROFILE ("0.3" or "0.4", LM Studio's
+ * latest, by default): vitest.config.ts runs the integration suite once per profile.
+ */
+export function emulatorProfile(): "0.3" | "0.4" {
+  return process.env.EMULATOR_PROFILE === "0.3" ? "0.3" : "0.4";
+}
+
 export interface Stack {
   emu: LmStudioEmulator;
   app: FastifyInstance;
@@ -30,7 +38,7 @@ export interface StackOptions {
  * service's @lmstudio/sdk and openai clients reach the emulator over real sockets.
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const emu = opts.emu ?? (await LmStudioEmulator.start(opts.emulator));
+  const emu = opts.emu ?? (await LmStudioEmulator.start({ profile: emulatorProfile(), ...opts.emulator }));
   const config = loadConfig({
     OPENAI_BASE_URL: emu.openaiBaseUrl,
     PORT: "0",

@@ -4,6 +4,7 @@ import {
   LMStudioClient,
   type ModelInfo,
 } from "@lmstudio/sdk";
+import { LMStudioClient as LMStudioClientV2 } from "@lmstudio/sdk-v2";
 import type { FastifyBaseLogger } from "fastify";
 import { ServiceError } from "../../errors.ts";
 import type { DownloadedModel, LoadedModel, LoadOptions, ModelManager, ModelType } from "../types.ts";
@@ -47,12 +48,17 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
     warn: (...m: unknown[]) => opts.logger.debug({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
     error: (...m: unknown[]) => opts.logger.debug({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
   };
-  const newClient = () =>
-    new LMStudioClient({
-      baseUrl: opts.baseUrl,
-      logger: sdkLogger,
-      ...(opts.apiToken ? { apiToken: opts.apiToken } : {}),
-    });
+  // SDK 1.5 speaks to every LM Studio we support (0.3 and 0.4); 2.0 hangs on 0.3, whose info
+  // objects lack fields its schemas require. Only 2.0 can send an API token, which only LM Studio
+  // 0.4 asks for: so 2.0 exactly when a token is configured. (docs/ARCHITECTURE.md, "LM Studio versions")
+  const newClient = (): LMStudioClient =>
+    opts.apiToken
+      ? (new LMStudioClientV2({
+          baseUrl: opts.baseUrl,
+          logger: sdkLogger,
+          apiToken: opts.apiToken,
+        }) as unknown as LMStudioClient)
+      : new LMStudioClient({ baseUrl: opts.baseUrl, logger: sdkLogger });
   let client = newClient();
 
   const replaceClient = (stale: LMStudioClient) => {
