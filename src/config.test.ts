@@ -47,6 +47,15 @@ describe("configuration", () => {
     expect(loadConfig({ MAX_IMAGE_BYTES: "3000000", MAX_BODY_BYTES: "5000" }).maxBodyBytes).toBe(5000);
   });
 
+  it("checks LMSTUDIO_API_TOKEN's form at start-up, instead of letting the SDK throw later", () => {
+    expect(loadConfig({ LMSTUDIO_API_TOKEN: "sk-lm-abcd1234:abcdefghij0123456789" }).lmstudioApiToken).toBe(
+      "sk-lm-abcd1234:abcdefghij0123456789",
+    );
+    expect(() => loadConfig({ LMSTUDIO_API_TOKEN: "lm-studio" })).toThrow(
+      /LMSTUDIO_API_TOKEN="lm-studio": must be an LM Studio API token, sk-lm-/,
+    );
+  });
+
   it("names every bad variable", () => {
     try {
       loadConfig({ PORT: "abc", OPENAI_BASE_URL: "localhost:1234", AUTO_LOAD: "maybe" });

@@ -57,7 +57,13 @@ export const envSchema = z.object({
   OPENAI_BASE_URL: httpUrl.default("http://localhost:1234/v1"),
   OPENAI_API_KEY: z.string().min(1).default("lm-studio"),
   LMSTUDIO_BASE_URL: wsUrl.optional(),
-  LMSTUDIO_API_TOKEN: z.string().min(1).optional(),
+  LMSTUDIO_API_TOKEN: z
+    .string()
+    .regex(/^sk-lm-[a-zA-Z0-9]{8}:[a-zA-Z0-9]{20}$/, {
+      error:
+        "must be an LM Studio API token, sk-lm-<8 letters or digits>:<20 letters or digits> (LM Studio's Developer settings)",
+    })
+    .optional(),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: int(0, 65535).default(8000),
   CORS_ORIGINS: list.default(["*"]),

@@ -8,6 +8,7 @@ export type ErrorCode =
   | "upstream_timeout"
   | "upstream_error"
   | "upstream_auth_failed"
+  | "upstream_incompatible"
   | "model_not_loaded"
   | "model_not_found"
   | "model_busy"

@@ -52,6 +52,8 @@ export interface ModelManager {
   load(opts: LoadOptions): Promise<LoadedModel>;
   /** Only called when `capabilities.loadUnload`. */
   unload(model: { identifier: string; type: ModelType }): Promise<void>;
+  /** Whether the upstream's version speaks the protocol we expect; assumed so when absent. */
+  compatibility?(): { compatible: boolean; reason?: string };
 }
 
 /** An OpenAI chat message as sent upstream. */

@@ -23,7 +23,7 @@ describe("GET /health", () => {
     expect(r.headers.get("content-type")).toMatch(/^application\/json/);
     expect(r.json).toEqual({
       status: "ok",
-      lmstudio: { reachable: true, version: "0.3.99" },
+      lmstudio: { reachable: true, version: "0.3.99", compatible: true },
       defaults: { regular_model: "qwen/qwen3-4b-2507", vision_model: "qwen3-vl-4b-instruct" },
     });
   });
@@ -63,7 +63,7 @@ describe("GET /health", () => {
     }
     expect(back.status).toBe(200);
     expect(back.json.status).toBe("ok");
-    expect(back.json.lmstudio).toEqual({ reachable: true, version: "0.3.100" });
+    expect(back.json.lmstudio).toEqual({ reachable: true, version: "0.3.100", compatible: true });
   });
 
   it("left no communication warnings in the emulator", () => {

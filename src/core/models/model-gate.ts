@@ -94,6 +94,11 @@ export class ModelGate {
     return this.#upstream.models.version();
   }
 
+  /** Whether the upstream's version speaks our protocol, as far as we have seen. */
+  compatibility(): { compatible: boolean; reason?: string } {
+    return this.#upstream.models.compatibility?.() ?? { compatible: true };
+  }
+
   async listLoaded(): Promise<LoadedModel[]> {
     const loaded = await this.#upstream.models.listLoaded();
     this.#known.clear();

@@ -3,12 +3,20 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Config } from "../../config.ts";
 import type { ModelGate } from "../../core/models/model-gate.ts";
+import { detailSchema } from "./error-schemas.ts";
 
 const healthSchema = z.object({
-  status: z.enum(["ok", "degraded"]).describe('"degraded" while LM Studio cannot be reached.'),
+  status: z
+    .enum(["ok", "degraded"])
+    .describe('"degraded" while LM Studio cannot be reached, or its version cannot manage models.'),
   lmstudio: z.object({
     reachable: z.boolean(),
     version: z.string().optional(),
+    compatible: z
+      .boolean()
+      .optional()
+      .describe("False when LM Studio's version and the SDK disagree: chats with loaded models still work."),
+    incompatibility: z.string().optional().describe("Why, and what to do."),
     error: z.string().optional(),
   }),
   defaults: z.object({ regular_model: z.string(), vision_model: z.string() }),
@@ -34,9 +42,10 @@ export function registerHealthRoutes(
     "/health",
     {
       schema: {
-        summary: "Liveness of the service and LM Studio's reachability (always 200 while the service runs)",
+        summary:
+          "Liveness of the service and LM Studio's reachability: 200 while serving (degraded or not), 503 while shutting down",
         tags: ["health"],
-        response: { 200: healthSchema },
+        response: { 200: healthSchema, 503: detailSchema.describe("The service is shutting down") },
       },
     },
     async () => {
@@ -45,11 +54,16 @@ export function registerHealthRoutes(
         vision_model: deps.config.defaultVisionModel,
       };
       try {
-        const version = await withDeadline(
-          deps.models.version(),
-          Math.min(deps.config.sdkTimeoutMs, HEALTH_TIMEOUT_MS),
-        );
-        return { status: "ok" as const, lmstudio: { reachable: true, version }, defaults };
+        const ms = Math.min(deps.config.sdkTimeoutMs, HEALTH_TIMEOUT_MS);
+        const version = await withDeadline(deps.models.version(), ms);
+        // A listing is what reveals a version skew (the version call itself still works then).
+        await withDeadline(deps.models.listLoaded(), ms).catch(() => undefined);
+        const { compatible, reason } = deps.models.compatibility();
+        return {
+          status: compatible ? ("ok" as const) : ("degraded" as const),
+          lmstudio: { reachable: true, version, compatible, ...(reason && { incompatibility: reason }) },
+          defaults,
+        };
       } catch (error) {
         const message = error instanceof Error ? error.message : "unreachable";
         return { status: "degraded" as const, lmstudio: { reachable: false, error: message }, defaults };

@@ -6,6 +6,7 @@ import { createChatErrorMapper } from "../openai-compatible/map-openai-error.ts"
 import { createUndiciFetch } from "../openai-compatible/undici-fetch.ts";
 import type { Upstream } from "../types.ts";
 import { convertWebpImages } from "./convert-webp-images.ts";
+import { createRestModelList } from "./list-models-over-rest.ts";
 import { LMSTUDIO, recogniseLmStudioChatError } from "./map-lmstudio-error.ts";
 import { createModelManager } from "./model-manager.ts";
 
@@ -16,6 +17,12 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
   });
   const models = createModelManager({
     baseUrl: config.lmstudioBaseUrl,
+    listLoadedOverHttp: createRestModelList(
+      new URL(config.openaiBaseUrl).origin,
+      config.openaiApiKey,
+      http.fetch,
+      config.sdkTimeoutMs,
+    ),
     apiToken: config.lmstudioApiToken,
     sdkTimeoutMs: config.sdkTimeoutMs,
     loadTimeoutMs: config.loadTimeoutMs,

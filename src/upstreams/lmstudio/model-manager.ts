@@ -13,6 +13,11 @@ import { isInstanceGone, LMSTUDIO, mapSdkError } from "./map-lmstudio-error.ts";
 
 export interface ModelManagerOptions {
   baseUrl: string;
+  /**
+   * Lists loaded models over LM Studio's REST API (`/api/v0/models`, 0.3.6+): the fallback when
+   * the SDK and LM Studio disagree on the protocol, so that chats with loaded models keep working.
+   */
+  listLoadedOverHttp?: () => Promise<LoadedModel[]>;
   apiToken?: string;
   sdkTimeoutMs: number;
   loadTimeoutMs: number;
@@ -41,11 +46,40 @@ function toLoaded(info: LLMInstanceInfo | EmbeddingModelInstanceInfo): LoadedMod
  * closed is replaced: the next call connects afresh (LM Studio restarted, or started late).
  */
 export function createModelManager(opts: ModelManagerOptions): ModelManager & { close(): Promise<void> } {
+  /**
+   * Version skew: when LM Studio's answers do not fit the SDK's schemas, the SDK logs a
+   * "communication warning" and never settles the call. We take the warning as the answer, at once,
+   * instead of waiting out SDK_TIMEOUT_MS on every request.
+   */
+  let skew: string | undefined;
+  let lastVersion: string | undefined;
+  const skewWaiters = new Set<(e: ServiceError) => void>();
+  const skewError = () =>
+    new ServiceError(
+      502,
+      "upstream_incompatible",
+      `LM Studio ${lastVersion ?? "(version unknown)"} does not speak the protocol this service's SDK expects ` +
+        `(${skew}): update LM Studio${opts.apiToken ? " (API tokens need LM Studio 0.4 or newer)" : ""}`,
+    );
+  const onSdkWarning = (text: string) => {
+    if (!/communication warning/i.test(text) || skew !== undefined) return;
+    skew = /endpointName = (\w+)/.exec(text)?.[0] ?? "invalid answers";
+    opts.logger.warn(
+      { lmstudioVersion: lastVersion, sdk: text.slice(0, 300) },
+      "LM Studio and the SDK disagree on the protocol: model management is unavailable, chats with loaded models go on over HTTP; update LM Studio",
+    );
+    for (const fail of skewWaiters) fail(skewError());
+    skewWaiters.clear();
+  };
   const sdkLogger = {
     // The SDK logs connection refusals as warnings on every call; we report them as errors ourselves.
     info: (...m: unknown[]) => opts.logger.debug({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
     debug: (...m: unknown[]) => opts.logger.trace({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
-    warn: (...m: unknown[]) => opts.logger.debug({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
+    warn: (...m: unknown[]) => {
+      const text = m.map(String).join(" ");
+      onSdkWarning(text);
+      opts.logger.debug({ sdk: text }, "lmstudio sdk");
+    },
     error: (...m: unknown[]) => opts.logger.debug({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
   };
   // SDK 1.5 speaks to every LM Studio we support (0.3 and 0.4); 2.0 hangs on 0.3, whose info
@@ -76,6 +110,7 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
     callerSignal?: AbortSignal,
     isLoad = false,
   ): Promise<T> {
+    if (skew !== undefined) throw skewError();
     const current = client;
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -96,9 +131,14 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
         { once: true },
       );
     });
+    let onSkew: ((e: ServiceError) => void) | undefined;
+    const skewed = new Promise<never>((_, reject) => {
+      onSkew = reject;
+      skewWaiters.add(reject);
+    });
     const work = run(current, controller.signal);
     try {
-      return await Promise.race([work, deadline, cancelled]);
+      return await Promise.race([work, deadline, cancelled, skewed]);
     } catch (error) {
       const mapped = mapSdkError(error, action, opts.baseUrl);
       // A silent socket stays silent: start over. A slow load says nothing about the socket.
@@ -108,16 +148,41 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
     } finally {
       clearTimeout(timer);
       callerSignal?.removeEventListener("abort", onCallerAbort);
+      if (onSkew) skewWaiters.delete(onSkew);
+      skewed.catch(() => {});
       work.catch(() => {});
     }
   }
+
+  const listLoadedOverSdk = () =>
+    call("list loaded models", opts.sdkTimeoutMs, async (c) => {
+      const [llms, embeddings] = await Promise.all([c.llm.listLoaded(), c.embedding.listLoaded()]);
+      // A model unloaded between the two calls (TTL, LM Studio's UI) is simply no longer listed.
+      const infos = await Promise.all(
+        [...llms, ...embeddings].map((m) =>
+          (m.getModelInfo() as Promise<LLMInstanceInfo | EmbeddingModelInstanceInfo>).catch(
+            (error: unknown) => {
+              if (isInstanceGone(error)) return undefined;
+              throw error;
+            },
+          ),
+        ),
+      );
+      return infos.filter((i) => i !== undefined).map(toLoaded);
+    });
 
   const namespace = (c: LMStudioClient, type: ModelType) => (type === "llm" ? c.llm : c.embedding);
 
   return {
     async version() {
+      if (skew !== undefined && lastVersion !== undefined) return lastVersion;
       const v = await call("report its version", opts.sdkTimeoutMs, (c) => c.system.getLMStudioVersion());
+      lastVersion = v.version;
       return v.version;
+    },
+
+    compatibility() {
+      return skew === undefined ? { compatible: true } : { compatible: false, reason: skewError().message };
     },
 
     async listDownloaded() {
@@ -128,21 +193,16 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
     },
 
     async listLoaded() {
-      return call("list loaded models", opts.sdkTimeoutMs, async (c) => {
-        const [llms, embeddings] = await Promise.all([c.llm.listLoaded(), c.embedding.listLoaded()]);
-        // A model unloaded between the two calls (TTL, LM Studio's UI) is simply no longer listed.
-        const infos = await Promise.all(
-          [...llms, ...embeddings].map((m) =>
-            (m.getModelInfo() as Promise<LLMInstanceInfo | EmbeddingModelInstanceInfo>).catch(
-              (error: unknown) => {
-                if (isInstanceGone(error)) return undefined;
-                throw error;
-              },
-            ),
-          ),
-        );
-        return infos.filter((i) => i !== undefined).map(toLoaded);
-      });
+      if (skew === undefined) {
+        try {
+          return await listLoadedOverSdk();
+        } catch (error) {
+          // The call that revealed the skew is answered over HTTP too, not only the ones after it.
+          if (skew === undefined || !opts.listLoadedOverHttp) throw error;
+        }
+      }
+      if (opts.listLoadedOverHttp) return opts.listLoadedOverHttp();
+      throw skewError();
     },
 
     async load(o: LoadOptions & { type?: ModelType }) {
