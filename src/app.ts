@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import { ActiveChats } from "./core/chat/active-chats.ts";
 import { Admission } from "./core/chat/admission.ts";
 import { ChatService } from "./core/chat/chat-service.ts";
+import { ModelSlots } from "./core/chat/model-slots.ts";
 import { ModelGate } from "./core/models/model-gate.ts";
 import { fromFastifyError } from "./http/fastify-errors.ts";
 import { Lifecycle } from "./http/lifecycle.ts";
@@ -80,7 +81,12 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     maxQueued: config.maxQueuedChats,
     queueTimeoutMs: config.queueTimeoutMs,
   });
-  const chat = new ChatService(upstream.chat, models, admission, active, {
+  const slots = new ModelSlots({
+    perModel: config.maxChatsPerModel,
+    maxQueued: config.maxQueuedChats,
+    queueTimeoutMs: config.queueTimeoutMs,
+  });
+  const chat = new ChatService(upstream.chat, models, admission, active, slots, {
     autoLoad: config.autoLoad,
     autoLoadExclusive: config.autoLoadExclusive,
     modelTtlSeconds: config.modelTtlSeconds,

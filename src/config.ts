@@ -79,6 +79,7 @@ export const envSchema = z.object({
   MODEL_TTL_SECONDS: int(1).optional(),
   MAX_CONCURRENT_CHATS: int(1).default(64),
   MAX_QUEUED_CHATS: int(0).default(256),
+  MAX_CHATS_PER_MODEL: int(1).default(4),
   QUEUE_TIMEOUT_MS: int(1).default(30_000),
   CONNECT_TIMEOUT_MS: int(1).default(5_000),
   FIRST_TOKEN_TIMEOUT_MS: int(1).default(120_000),
@@ -110,6 +111,7 @@ export interface Config {
   modelTtlSeconds: number | undefined;
   maxConcurrentChats: number;
   maxQueuedChats: number;
+  maxChatsPerModel: number;
   queueTimeoutMs: number;
   connectTimeoutMs: number;
   firstTokenTimeoutMs: number;
@@ -195,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
     modelTtlSeconds: e.MODEL_TTL_SECONDS,
     maxConcurrentChats: e.MAX_CONCURRENT_CHATS,
     maxQueuedChats: e.MAX_QUEUED_CHATS,
+    maxChatsPerModel: e.MAX_CHATS_PER_MODEL,
     queueTimeoutMs: e.QUEUE_TIMEOUT_MS,
     connectTimeoutMs: e.CONNECT_TIMEOUT_MS,
     firstTokenTimeoutMs: e.FIRST_TOKEN_TIMEOUT_MS,

@@ -25,6 +25,7 @@ describe("GET /health", () => {
       status: "ok",
       lmstudio: { reachable: true, version: "0.3.99", compatible: true },
       defaults: { regular_model: "qwen/qwen3-4b-2507", vision_model: "qwen3-vl-4b-instruct" },
+      chats: { running: 0, queued: 0, per_model: {} },
     });
   });
 

@@ -4,6 +4,8 @@ export interface AdmissionOptions {
   maxConcurrent: number;
   maxQueued: number;
   queueTimeoutMs: number;
+  /** What a slot is, in messages: "chat slot" by default. */
+  what?: string;
 }
 
 interface Waiter {
@@ -42,7 +44,7 @@ export class Admission {
       throw new ServiceError(
         429,
         "queue_full",
-        `Too many chats: ${this.#running} running and ${this.#queue.length} queued; retry shortly`,
+        `Too many chats${this.#opts.what ? ` waiting for a ${this.#opts.what}` : ""}: ${this.#running} running and ${this.#queue.length} queued; retry shortly`,
         { headers: { "retry-after": "1" } },
       );
     }
@@ -63,7 +65,7 @@ export class Admission {
           new ServiceError(
             429,
             "queue_timeout",
-            `Waited ${this.#opts.queueTimeoutMs} ms for a free chat slot; retry shortly`,
+            `Waited ${this.#opts.queueTimeoutMs} ms for a free ${this.#opts.what ?? "chat slot"}; retry shortly`,
             { headers: { "retry-after": "1" } },
           ),
         );

@@ -12,6 +12,7 @@ import { ModelGate } from "../models/model-gate.ts";
 import { ActiveChats } from "./active-chats.ts";
 import { Admission } from "./admission.ts";
 import { type ChatOutput, type ChatRun, ChatService } from "./chat-service.ts";
+import { ModelSlots } from "./model-slots.ts";
 
 const QWEN = "qwen/qwen3-4b-2507";
 const GEMMA = "google/gemma-3-1b";
@@ -86,7 +87,13 @@ class CountedActiveChats extends ActiveChats {
 }
 
 function setup(
-  opts: { autoLoad?: boolean; loaded?: LoadedModel[]; modelTtlSeconds?: number; maxConcurrent?: number } = {},
+  opts: {
+    autoLoad?: boolean;
+    loaded?: LoadedModel[];
+    modelTtlSeconds?: number;
+    maxConcurrent?: number;
+    perModel?: number;
+  } = {},
 ) {
   const upstream = fakeUpstream({
     downloaded: [downloadedModel(QWEN), downloadedModel(GEMMA)],
@@ -100,14 +107,15 @@ function setup(
     queueTimeoutMs: 60_000,
   });
   const engine = new FakeChatEngine();
-  const service = new ChatService(engine, gate, admission, active, {
+  const slots = new ModelSlots({ perModel: opts.perModel ?? 4, maxQueued: 4, queueTimeoutMs: 60_000 });
+  const service = new ChatService(engine, gate, admission, active, slots, {
     autoLoad: opts.autoLoad ?? true,
     autoLoadExclusive: false,
     modelTtlSeconds: opts.modelTtlSeconds,
     // Every progress value passes: the throttle has its own tests.
     progressIntervalMs: 0,
   });
-  return { service, engine, gate, fake: upstream.models, active, admission };
+  return { service, engine, gate, fake: upstream.models, active, admission, slots };
 }
 
 function chatRun(model: string, signal = new AbortController().signal): ChatRun {
@@ -316,5 +324,42 @@ describe("active chats and admission slots", () => {
     expect(await engine.endings[0]?.promise).toBe("cancelled");
     expect(active.total).toBe(0);
     expect(admission.running).toBe(0);
+  });
+
+  it("at most MAX_CHATS_PER_MODEL chats reach one model; the next waits here, and goes once one ends", async () => {
+    const { service, engine, slots } = setup({ loaded: [loadedModel(QWEN)], perModel: 1 });
+    const hold = deferred();
+    engine.scripts.push({ kind: "reply", deltas: ["a", "b"], holdAfterFirst: hold });
+    const first = await start(service, chatRun(QWEN));
+    expect(await first.next()).toEqual({ done: false, value: { type: "delta", content: "a" } });
+
+    const second = await start(service, chatRun(QWEN));
+    const secondStep = second.next();
+    expect(slots.stats()).toEqual({ [QWEN]: { running: 1, queued: 1 } });
+    expect(engine.requests).toHaveLength(1);
+
+    hold.resolve();
+    for (let step = await first.next(); !step.done; step = await first.next());
+    expect((await secondStep).value).toEqual({ type: "delta", content: "Hello" });
+    expect(engine.requests).toHaveLength(2);
+    for (let step = await second.next(); !step.done; step = await second.next());
+    expect(slots.stats()).toEqual({});
+  });
+
+  it("a chat waiting for a model's slot can be cancelled, and never reaches the engine", async () => {
+    const { service, engine, slots } = setup({ loaded: [loadedModel(QWEN)], perModel: 1 });
+    const hold = deferred();
+    engine.scripts.push({ kind: "reply", deltas: ["a", "b"], holdAfterFirst: hold });
+    const first = await start(service, chatRun(QWEN));
+    await first.next();
+    const controller = new AbortController();
+    const second = await start(service, { ...chatRun(QWEN), signal: controller.signal });
+    const secondStep = second.next();
+    controller.abort();
+    await expect(secondStep).rejects.toMatchObject({ status: 499, code: "cancelled" });
+    expect(slots.stats()).toEqual({ [QWEN]: { running: 1, queued: 0 } });
+    hold.resolve();
+    for (let step = await first.next(); !step.done; step = await first.next());
+    expect(engine.requests).toHaveLength(1);
   });
 });

@@ -11,6 +11,7 @@ import type { ModelGate } from "../models/model-gate.ts";
 import { throttleProgress } from "../models/throttle-progress.ts";
 import type { ActiveChats } from "./active-chats.ts";
 import type { Admission } from "./admission.ts";
+import type { ModelSlots } from "./model-slots.ts";
 
 export interface ChatTimings {
   queueMs?: number;
@@ -60,6 +61,7 @@ export class ChatService {
   readonly #models: ModelGate;
   readonly #admission: Admission;
   readonly #active: ActiveChats;
+  readonly #slots: ModelSlots;
   readonly #opts: ChatServiceOptions;
 
   constructor(
@@ -67,13 +69,24 @@ export class ChatService {
     models: ModelGate,
     admission: Admission,
     active: ActiveChats,
+    slots: ModelSlots,
     opts: ChatServiceOptions,
   ) {
+    this.#slots = slots;
     this.#engine = engine;
     this.#models = models;
     this.#admission = admission;
     this.#active = active;
     this.#opts = opts;
+  }
+
+  /** Chats running and queued, in all and per model, for /health. */
+  stats() {
+    return {
+      running: this.#admission.running,
+      queued: this.#admission.queued,
+      perModel: this.#slots.stats(),
+    };
   }
 
   /**
@@ -101,10 +114,15 @@ export class ChatService {
       this.#active.add(tracked);
     };
     let upstream: AsyncIterator<ChatEvent> | undefined;
+    let releaseSlot: (() => void) | undefined;
     try {
       const known = this.#models.knownLoaded(chat.model) ?? (await this.#refreshedName(chat.model));
       if (known !== undefined) target(known);
       else if (this.#opts.autoLoad) target(yield* this.#loadOnDemand(chat));
+      const slotFrom = performance.now();
+      releaseSlot = await this.#slots.acquire(tracked, chat.signal);
+      const slotWait = performance.now() - slotFrom;
+      if (slotWait >= 1) chat.timings.queueMs = round((chat.timings.queueMs ?? 0) + slotWait);
       for (let attempt = 0; ; attempt++) {
         const started = performance.now();
         upstream = this.#engine.stream({ ...chat, model: tracked })[Symbol.asyncIterator]();
@@ -149,6 +167,7 @@ export class ChatService {
     } finally {
       // A consumer that stopped early: let the engine cancel the generation upstream.
       upstream?.return?.().catch(() => {});
+      releaseSlot?.();
       this.#active.remove(tracked);
       release();
     }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Config } from "../../config.ts";
+import type { ChatService } from "../../core/chat/chat-service.ts";
 import type { ModelGate } from "../../core/models/model-gate.ts";
 import { detailSchema } from "./error-schemas.ts";
 
@@ -20,6 +21,15 @@ const healthSchema = z.object({
     error: z.string().optional(),
   }),
   defaults: z.object({ regular_model: z.string(), vision_model: z.string() }),
+  chats: z
+    .object({
+      running: z.number().int(),
+      queued: z.number().int(),
+      per_model: z
+        .record(z.string(), z.object({ running: z.number().int(), queued: z.number().int() }))
+        .describe("Chats sent to each model, and those waiting for it (MAX_CHATS_PER_MODEL)."),
+    })
+    .describe("Chats running and queued in the service."),
 });
 
 /** A health probe must answer fast even when LM Studio's socket is silent. */
@@ -36,7 +46,7 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
 
 export function registerHealthRoutes(
   app: FastifyInstance,
-  deps: { config: Config; models: ModelGate },
+  deps: { config: Config; models: ModelGate; chat: ChatService },
 ): void {
   app.withTypeProvider<ZodTypeProvider>().get(
     "/health",
@@ -53,6 +63,8 @@ export function registerHealthRoutes(
         regular_model: deps.config.defaultRegularModel,
         vision_model: deps.config.defaultVisionModel,
       };
+      const { running, queued, perModel } = deps.chat.stats();
+      const chats = { running, queued, per_model: perModel };
       try {
         const ms = Math.min(deps.config.sdkTimeoutMs, HEALTH_TIMEOUT_MS);
         const version = await withDeadline(deps.models.version(), ms);
@@ -63,10 +75,16 @@ export function registerHealthRoutes(
           status: compatible ? ("ok" as const) : ("degraded" as const),
           lmstudio: { reachable: true, version, compatible, ...(reason && { incompatibility: reason }) },
           defaults,
+          chats,
         };
       } catch (error) {
         const message = error instanceof Error ? error.message : "unreachable";
-        return { status: "degraded" as const, lmstudio: { reachable: false, error: message }, defaults };
+        return {
+          status: "degraded" as const,
+          lmstudio: { reachable: false, error: message },
+          defaults,
+          chats,
+        };
       }
     },
   );

@@ -31,7 +31,7 @@ export const referenceApi: FastifyPluginAsync<ReferenceApiOptions> = async (app,
     ),
   );
   app.setNotFoundHandler(notFound(app));
-  registerHealthRoutes(app, { config: opts.config, models: opts.models });
+  registerHealthRoutes(app, { config: opts.config, models: opts.models, chat: opts.chat });
   registerModelRoutes(app, {
     models: opts.models,
     lifecycle: opts.lifecycle,
