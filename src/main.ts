@@ -13,7 +13,7 @@ try {
   throw error;
 }
 
-const { app, lifecycle } = await buildApp(config);
+const { app, lifecycle, upstream } = await buildApp(config);
 
 const loopback = ["127.0.0.1", "localhost", "::1"].includes(config.host);
 if (!loopback && config.apiKeys.length === 0) {
@@ -46,6 +46,14 @@ app.log.info(
   { lmstudio: config.openaiBaseUrl, sdk: config.lmstudioBaseUrl },
   `lmstudio-service ready at ${address}; docs at ${address}/docs`,
 );
+
+// A wrong base URL shows at start-up, not only as failed chats.
+upstream
+  .probe?.()
+  .then((warning) => {
+    if (warning) app.log.warn(warning);
+  })
+  .catch(() => {});
 
 let stopping = false;
 async function shutdown(signal: string) {

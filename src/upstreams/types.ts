@@ -107,5 +107,7 @@ export interface Upstream {
   readonly capabilities: UpstreamCapabilities;
   readonly models: ModelManager;
   readonly chat: ChatEngine;
+  /** A check at start-up of the settings that point at the upstream: a warning to log, if any. */
+  probe?(): Promise<string | undefined>;
   close(): Promise<void>;
 }

@@ -9,6 +9,11 @@ import { convertWebpImages } from "./convert-webp-images.ts";
 import { createRestModelList } from "./list-models-over-rest.ts";
 import { LMSTUDIO, recogniseLmStudioChatError } from "./map-lmstudio-error.ts";
 import { createModelManager } from "./model-manager.ts";
+import { probeOpenAiBaseUrl } from "./probe-openai-base-url.ts";
+
+/** LM Studio checks one token on both faces, so both settings hold the same token. */
+const TOKEN_HINT =
+  "OPENAI_API_KEY (chat, HTTP) and LMSTUDIO_API_TOKEN (models, SDK) to your LM Studio API token: the same token in both";
 
 export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger): Upstream {
   const http = createUndiciFetch({
@@ -39,12 +44,14 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     mapError: createChatErrorMapper({
       name: LMSTUDIO,
       baseUrl: config.openaiBaseUrl,
-      credentialsHint: "OPENAI_API_KEY to a valid LM Studio API token",
+      credentialsHint: TOKEN_HINT,
       recognise: recogniseLmStudioChatError,
     }),
   });
   return {
     name: LMSTUDIO,
+    probe: () =>
+      probeOpenAiBaseUrl(config.openaiBaseUrl, config.openaiApiKey, http.fetch, config.sdkTimeoutMs),
     capabilities: { listDownloaded: true, loadUnload: true, loadProgress: true },
     models,
     chat: {

@@ -89,7 +89,7 @@ export function mapSdkError(error: unknown, action: string, url: string): Servic
     return new ServiceError(
       502,
       "upstream_auth_failed",
-      `${LMSTUDIO} refused our credentials: set LMSTUDIO_API_TOKEN to a valid LM Studio API token`,
+      `${LMSTUDIO} refused our credentials: set LMSTUDIO_API_TOKEN (models, SDK) and OPENAI_API_KEY (chat, HTTP) to your LM Studio API token: the same token in both`,
       { cause: error },
     );
   }
