@@ -142,7 +142,11 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
     } catch (error) {
       const mapped = mapSdkError(error, action, opts.baseUrl);
       // A silent socket stays silent: start over. A slow load says nothing about the socket.
-      const stale = mapped.code === "upstream_unreachable" || (mapped.code === "upstream_timeout" && !isLoad);
+      // A refused token leaves the client closed: the next call must authenticate afresh, and fail as such.
+      const stale =
+        mapped.code === "upstream_unreachable" ||
+        mapped.code === "upstream_auth_failed" ||
+        (mapped.code === "upstream_timeout" && !isLoad);
       if (stale) replaceClient(current);
       throw mapped;
     } finally {
