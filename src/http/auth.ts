@@ -1,3 +1,4 @@
+// http: transport shared by every surface, with no domain (signals, NDJSON, validation, errors).
 import { createHash, timingSafeEqual } from "node:crypto";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();

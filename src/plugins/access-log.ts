@@ -1,3 +1,4 @@
+// plugins: cross-cutting Fastify hooks for every surface (lifecycle, logs, keys, body checks, docs).
 import fp from "fastify-plugin";
 
 /**

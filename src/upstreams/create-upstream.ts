@@ -1,3 +1,4 @@
+// upstreams: the one interface the core needs from an inference server, and its implementations.
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config.ts";
 import { createLmStudioUpstream } from "./lmstudio/index.ts";

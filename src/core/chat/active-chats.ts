@@ -1,3 +1,4 @@
+// core/chat: chats, from admission and per-model slots through on-demand loading to the upstream.
 import type { LoadedModel } from "../../upstreams/types.ts";
 
 /**

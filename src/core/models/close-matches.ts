@@ -1,3 +1,4 @@
+// core/models: the model gate (one load per model, names, aliases) and what it needs.
 /** Levenshtein distance, two rows. Model keys are short, so this is cheap. */
 export function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);

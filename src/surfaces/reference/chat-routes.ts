@@ -1,3 +1,4 @@
+// surfaces/reference: the reference API (the FastAPI original's paths, shapes, errors, NDJSON).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "../../config.ts";

@@ -1,4 +1,4 @@
-/** Shared by the API surfaces: what every chat route does the same way, whatever its wire format. */
+// surfaces/shared: what every API surface does the same way, whatever its wire format.
 import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from "fastify";
 import type { AdmissionTicket, ChatService } from "../../core/chat/chat-service.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";

@@ -1,3 +1,4 @@
+// upstreams/lmstudio: LM Studio as an upstream (SDK for models, HTTP for chats, its error texts).
 import sharp from "sharp";
 import { ServiceError } from "../../errors.ts";
 import type { UpstreamMessage } from "../types.ts";

@@ -1,3 +1,4 @@
+// upstreams/openai-compatible: any OpenAI-compatible server: the chat engine, SSE, fetch, errors.
 import OpenAI, { APIError, APIUserAbortError } from "openai";
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { ServiceError } from "../../errors.ts";
