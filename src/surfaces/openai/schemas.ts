@@ -34,7 +34,7 @@ export const completionsBody = z
   .describe("OpenAI's (legacy) completion request; every other field is forwarded as it is");
 
 export const embeddingsBody = z
-  .looseObject({ model, input: text })
+  .looseObject({ model, stream, input: text })
   .meta(example({ model: "text-embedding-nomic-embed-text-v1.5", input: "Hello" }))
   .describe("OpenAI's embeddings request (model required: there is no default embedding model)");
 
