@@ -201,7 +201,7 @@ describe("pass-through", () => {
   });
 
   it("a recognised upstream error keeps its meaning: images sent to a text model", async () => {
-    const image = { type: "image_url", image_url: { url: `data:image/png;base64,${PNG_1x1}` } };
+    const image = { type: "image_url" as const, image_url: { url: `data:image/png;base64,${PNG_1x1}` } };
     const error = await openai.chat.completions
       .create({ model: MODEL, messages: [{ role: "user", content: [image] }] })
       .catch((e: unknown) => e);
@@ -229,6 +229,22 @@ describe("pass-through", () => {
     const anthropic = await post(`${stack.url}/v1/messages`, '{"messages":"no"}');
     expect(anthropic.status).toBe(400);
     expect(anthropic.json).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+  });
+
+  it("OpenAPI documents every /v1 endpoint under the openai tag", async () => {
+    const doc = await fetch(`${stack.url}/openapi.json`).then(readResponse);
+    for (const [method, path] of [
+      ["get", "/v1/models"],
+      ["post", "/v1/chat/completions"],
+      ["post", "/v1/completions"],
+      ["post", "/v1/embeddings"],
+      ["post", "/v1/responses"],
+      ["post", "/v1/messages"],
+    ] as const) {
+      const op = doc.json.paths[path]?.[method];
+      expect(op?.tags, path).toEqual(["openai"]);
+      expect(op?.summary.length).toBeGreaterThan(10);
+    }
   });
 
   it("CORS headers are on /v1 answers, streamed ones included", async () => {
