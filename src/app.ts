@@ -12,6 +12,7 @@ import { Admission } from "./core/chat/admission.ts";
 import { ChatService } from "./core/chat/chat-service.ts";
 import { ModelSlots } from "./core/chat/model-slots.ts";
 import { ModelGate } from "./core/models/model-gate.ts";
+import { PassthroughService } from "./core/passthrough/passthrough-service.ts";
 import { fromFastifyError } from "./http/fastify-errors.ts";
 import { Lifecycle } from "./http/lifecycle.ts";
 import { zodValidatorCompiler } from "./http/validation.ts";
@@ -21,6 +22,7 @@ import { bodyChecksPlugin } from "./plugins/body-checks.ts";
 import { docsPlugin, isDocsPath } from "./plugins/docs.ts";
 import { lifecyclePlugin } from "./plugins/lifecycle.ts";
 import { serverTimingPlugin } from "./plugins/server-timing.ts";
+import { openAiApi } from "./surfaces/openai/index.ts";
 import { referenceApi } from "./surfaces/reference/index.ts";
 import { createUpstream } from "./upstreams/create-upstream.ts";
 import type { Upstream } from "./upstreams/types.ts";
@@ -92,6 +94,12 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     modelTtlSeconds: config.modelTtlSeconds,
     progressIntervalMs: PROGRESS_INTERVAL_MS,
   });
+  const passthrough = new PassthroughService(upstream.passthrough, models, active, {
+    autoLoad: config.autoLoad,
+    autoLoadExclusive: config.autoLoadExclusive,
+    modelTtlSeconds: config.modelTtlSeconds,
+    progressIntervalMs: PROGRESS_INTERVAL_MS,
+  });
   app.addHook("onClose", async () => {
     await upstream.close();
   });
@@ -122,6 +130,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     lifecycle,
     progressIntervalMs: PROGRESS_INTERVAL_MS,
   });
+  await app.register(openAiApi, { prefix: "/v1", config, chat, passthrough, lifecycle });
 
   await app.ready();
   return { app, lifecycle, upstream };

@@ -114,6 +114,10 @@ export const docsPlugin = fp<{ apiKeys: boolean }>(
         tags: [
           { name: "chat", description: "Chat with text or images" },
           { name: "models", description: "Load, unload and list models" },
+          {
+            name: "openai",
+            description: "OpenAI-compatible gateway (/v1): requests passed through to the upstream",
+          },
           { name: "health", description: "Liveness" },
           { name: "docs", description: "Documentation" },
         ],

@@ -109,5 +109,37 @@ export interface Upstream {
   readonly chat: ChatEngine;
   /** A check at start-up of the settings that point at the upstream: a warning to log, if any. */
   probe?(): Promise<string | undefined>;
+  /** Raw forwarding to its OpenAI-compatible API, when it has one (the /v1 gateway needs it). */
+  readonly passthrough?: Passthrough;
   close(): Promise<void>;
 }
+
+/** One request forwarded as bytes to the upstream's OpenAI-compatible API (a pass-through). */
+export interface RawRequest {
+  /** The path below the OpenAI-compatible base URL, e.g. "/chat/completions". */
+  path: string;
+  method: "GET" | "POST";
+  body?: Buffer;
+  /** Headers the client sent that the upstream needs (e.g. anthropic-version); never credentials. */
+  headers?: Record<string, string>;
+  /** The model the body names, for error messages. */
+  model: string;
+  /** Aborting it stops the generation upstream. */
+  signal: AbortSignal;
+}
+
+/** A successful upstream answer, its body still to be read; failures are thrown as ServiceErrors. */
+export interface RawResponse {
+  status: number;
+  /** Only the headers worth passing on (content type, length, cache control). */
+  headers: Record<string, string>;
+  /** The body exactly as the upstream sent it. Stopping early (return()) cancels upstream. */
+  body: AsyncIterable<Buffer>;
+}
+
+/**
+ * Forwards one request unchanged. Errors before the first body byte are thrown (mapped and
+ * reworded as for chat: a model not loaded is "model_not_loaded"); errors while the body streams
+ * are thrown by the body's iterator.
+ */
+export type Passthrough = (request: RawRequest) => Promise<RawResponse>;

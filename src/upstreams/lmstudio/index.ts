@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../../config.ts";
 import { createChatEngine } from "../openai-compatible/chat-engine.ts";
+import { createForwardRaw } from "../openai-compatible/forward-raw.ts";
 import { createChatErrorMapper } from "../openai-compatible/map-openai-error.ts";
 import { createUndiciFetch } from "../openai-compatible/undici-fetch.ts";
 import type { Upstream } from "../types.ts";
@@ -33,6 +34,12 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     loadTimeoutMs: config.loadTimeoutMs,
     logger,
   });
+  const mapError = createChatErrorMapper({
+    name: LMSTUDIO,
+    baseUrl: config.openaiBaseUrl,
+    credentialsHint: TOKEN_HINT,
+    recognise: recogniseLmStudioChatError,
+  });
   const chat = createChatEngine({
     name: LMSTUDIO,
     baseURL: config.openaiBaseUrl,
@@ -41,12 +48,17 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     fetch: http.fetch,
     firstTokenTimeoutMs: config.firstTokenTimeoutMs,
     chunkTimeoutMs: config.chunkTimeoutMs,
-    mapError: createChatErrorMapper({
-      name: LMSTUDIO,
-      baseUrl: config.openaiBaseUrl,
-      credentialsHint: TOKEN_HINT,
-      recognise: recogniseLmStudioChatError,
-    }),
+    mapError,
+  });
+  const raw = createForwardRaw({
+    name: LMSTUDIO,
+    baseUrl: config.openaiBaseUrl,
+    baseUrlSetting: "OPENAI_BASE_URL",
+    apiKey: config.openaiApiKey,
+    connectTimeoutMs: config.connectTimeoutMs,
+    firstByteTimeoutMs: config.firstTokenTimeoutMs,
+    idleTimeoutMs: config.chunkTimeoutMs,
+    mapError,
   });
   return {
     name: LMSTUDIO,
@@ -59,8 +71,9 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
         yield* chat.stream({ ...request, messages: await convertWebpImages(request.messages) });
       },
     },
+    passthrough: raw.passthrough,
     async close() {
-      await Promise.all([models.close(), http.close()]);
+      await Promise.all([models.close(), http.close(), raw.close()]);
     },
   };
 }
