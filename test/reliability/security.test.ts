@@ -53,6 +53,13 @@ describe("API keys", () => {
     }
   });
 
+  it("accepts the key as x-api-key too (Anthropic's clients), and never forwards it", async () => {
+    const ok = await fetch(`${stack.url}/models`, { headers: { "x-api-key": "key-two" } });
+    expect(ok.status).toBe(200);
+    const wrong = await fetch(`${stack.url}/models`, { headers: { "x-api-key": "key-three" } });
+    expect(wrong.status).toBe(401);
+  });
+
   it("never logs the key, image data or message content", async () => {
     const secretText = "my-very-private-message-7731";
     await postJson(
