@@ -5,10 +5,7 @@ import { z } from "zod";
 const detailSchema = z.object({
   detail: z.string().describe("What went wrong and what to do about it."),
   code: z.string().optional().describe("A stable machine-readable code, e.g. model_not_loaded."),
-  suggestions: z
-    .array(z.string())
-    .optional()
-    .describe("Close matches, when a model name matched nothing."),
+  suggestions: z.array(z.string()).optional().describe("Close matches, when a model name matched nothing."),
 });
 
 export const validationErrorSchema = z.object({
