@@ -1,10 +1,12 @@
-import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { countColour, decodePng, distinctColours } from "../helpers/png.ts";
 import { postJson, type Stack, startStack } from "../helpers/stack.ts";
 import { getJson, type Json } from "./helpers.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
+/** Swagger UI's colours for the method badges: POST green, GET blue. */
+const POST_GREEN = "#49cc90";
+const GET_BLUE = "#61affe";
 const METHODS = ["get", "post", "put", "patch", "delete", "head", "options"];
 /** Every endpoint of the reference README. */
 const REFERENCE = [
@@ -29,6 +31,9 @@ beforeAll(async () => {
   stack = await startStack({ emulator: { preload: ["qwen/qwen3-4b-2507", "qwen3-vl-4b-instruct"] } });
   help = (await getJson(`${stack.url}/help`)).json;
   openapi = (await getJson(`${stack.url}/openapi.json`)).json;
+});
+afterEach(() => {
+  expect(stack.emu.warnings, "the emulator saw no communication warnings").toEqual([]);
 });
 afterAll(async () => {
   await stack.close();
@@ -191,28 +196,16 @@ describe("GET /docs", () => {
   });
 
   describe("in a real headless Chromium", () => {
-    let browser: Browser;
+    let browser: TestBrowser;
     beforeAll(async () => {
-      expect(existsSync(CHROMIUM), `${CHROMIUM} is installed (apt-get install chromium)`).toBe(true);
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      browser = await launchBrowser();
     }, 60_000);
     afterAll(async () => {
       await browser?.close();
     });
 
     it("renders Swagger UI listing every endpoint, with nothing fetched from the internet", async () => {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 2400 } });
+      const page = await browser.newPage({ width: 1280, height: 2400 });
       const external: string[] = [];
       const failed: string[] = [];
       const consoleErrors: string[] = [];
@@ -248,17 +241,47 @@ describe("GET /docs", () => {
         true,
       );
 
-      await page.screenshot({ path: "/tmp/docs.png", fullPage: false });
-      expect(existsSync("/tmp/docs.png")).toBe(true);
       expect(external).toEqual([]);
       expect(failed).toEqual([]);
       expect(consoleErrors).toEqual([]);
       await page.close();
     }, 60_000);
 
+    it("paints the page with Swagger UI's styles: coloured method badges, not bare text", async () => {
+      const page = await browser.newPage({ width: 1280, height: 1600 });
+      await page.goto(`${stack.url}/docs`);
+      const post = page.locator('.opblock-post .opblock-summary-path[data-path="/chat/regular"]').first();
+      await post.waitFor({ timeout: 15_000 });
+      const shot = await page.screenshot();
+      expect(shot.length).toBeGreaterThan(10_000);
+      const whole = decodePng(shot);
+      expect([whole.width, whole.height]).toEqual([1280, 1600]);
+      // Text on a styled page: far more than a blank or single-colour screen.
+      expect(distinctColours(whole)).toBeGreaterThan(50);
+      // The badges are drawn in Swagger UI's colours: its stylesheet was served and applied.
+      const badge = async (method: string, path: string) =>
+        decodePng(
+          await page
+            .locator(
+              `.opblock-${method}:has(.opblock-summary-path[data-path="${path}"]) .opblock-summary-method`,
+            )
+            .first()
+            .screenshot(),
+        );
+      const postBadge = await badge("post", "/chat/regular");
+      const getBadge = await badge("get", "/models");
+      const area = (png: { width: number; height: number }) => png.width * png.height;
+      expect(area(postBadge)).toBeGreaterThan(100);
+      expect(countColour(postBadge, POST_GREEN) / area(postBadge)).toBeGreaterThan(0.5);
+      expect(countColour(postBadge, GET_BLUE)).toBe(0);
+      expect(countColour(getBadge, GET_BLUE) / area(getBadge)).toBeGreaterThan(0.5);
+      expect(countColour(getBadge, POST_GREEN)).toBe(0);
+      await page.close();
+    }, 60_000);
+
     it("expands an endpoint and shows its request schema", async () => {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
-      await page.goto(`${stack.url}/docs`, { waitUntil: "networkidle" });
+      const page = await browser.newPage({ width: 1280, height: 1600 });
+      await page.goto(`${stack.url}/docs`);
       await page.locator('.opblock-post .opblock-summary-path[data-path="/chat/regular"]').first().click();
       const body = page.locator(".opblock.is-open .opblock-section-request-body");
       await body.waitFor({ timeout: 15_000 });
@@ -267,11 +290,5 @@ describe("GET /docs", () => {
       expect(text).toMatch(/What is 2\+2\?/);
       await page.close();
     }, 60_000);
-  });
-});
-
-describe("emulator", () => {
-  it("saw no communication warnings", () => {
-    expect(stack.emu.warnings).toEqual([]);
   });
 });
