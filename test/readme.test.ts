@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { envSchema } from "../src/config.ts";
+import { expectNoWarnings } from "./api/helpers.ts";
 import { JPEG_TINY, type Stack, startStack } from "./helpers/stack.ts";
 
 const run = promisify(execFile);
@@ -23,8 +24,8 @@ beforeAll(async () => {
   // The vision example reads a photo from the working directory.
   writeFileSync(join(cwd, "photo.jpg"), Buffer.from(JPEG_TINY, "base64"));
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
-  expect(stack.emu.warnings).toEqual([]);
   await stack.close();
 });
 

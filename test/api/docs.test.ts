@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
 import { countColour, decodePng, distinctColours } from "../helpers/png.ts";
 import { postJson, type Stack, startStack } from "../helpers/stack.ts";
-import { getJson, type Json } from "./helpers.ts";
+import { expectNoWarnings, getJson, type Json } from "./helpers.ts";
 
 /** Swagger UI's colours for the method badges: POST green, GET blue. */
 const POST_GREEN = "#49cc90";
@@ -32,9 +32,7 @@ beforeAll(async () => {
   help = (await getJson(`${stack.url}/help`)).json;
   openapi = (await getJson(`${stack.url}/openapi.json`)).json;
 });
-afterEach(() => {
-  expect(stack.emu.warnings, "the emulator saw no communication warnings").toEqual([]);
-});
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
   await stack.close();
 });

@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import type { LmStudioEmulator } from "../emulator/emulator.ts";
 import { readResponse } from "../helpers/stack.ts";
 
 /** A JSON value as parsed from a response; tests narrow it with expect(). */
@@ -17,6 +18,14 @@ export function expectNoLeak(text: string): void {
   expect(text).not.toContain("/work/");
   expect(text).not.toContain("node_modules");
   expect(text).not.toMatch(/file:\/\//);
+}
+
+/**
+ * The emulator records a warning for every protocol message it did not expect from the service's
+ * clients: called after each test, before the next one resets the emulator.
+ */
+export function expectNoWarnings(...emus: LmStudioEmulator[]): void {
+  for (const emu of emus) expect(emu.warnings, "the emulator saw no communication warnings").toEqual([]);
 }
 
 export interface TimedChunk {

@@ -6,10 +6,10 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_CATALOGUE } from "../emulator/emulator.ts";
 import { JPEG_TINY, postJson, type Stack, startStack } from "../helpers/stack.ts";
-import { getJson, type Json, parseNdjsonStrict } from "./helpers.ts";
+import { expectNoWarnings, getJson, type Json, parseNdjsonStrict } from "./helpers.ts";
 
 const run = promisify(execFile);
 const README = new URL("./reference-api.json", import.meta.url);
@@ -19,7 +19,6 @@ const VISION = "qwen3-vl-4b-instruct";
 const CUSTOM = "my-custom-model";
 
 let stack: Stack;
-const warnings: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack({
@@ -27,9 +26,9 @@ beforeAll(async () => {
   });
 });
 beforeEach(() => {
-  warnings.push(...stack.emu.warnings);
   stack.emu.reset({ models: [...DEFAULT_CATALOGUE, { modelKey: CUSTOM }], preload: [REGULAR, VISION] });
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
   await stack.close();
 });
@@ -187,11 +186,5 @@ describe("PowerShell examples (same requests with fetch)", () => {
     expect(r.status).toBe(404);
     expect(r.json.loaded).toBe(false);
     expect(r.json.error).toMatch(/^Failed to load model: /);
-  });
-});
-
-describe("emulator", () => {
-  it("saw no communication warnings", () => {
-    expect([...warnings, ...stack.emu.warnings]).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { request } from "node:http";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectNoWarnings } from "../api/helpers.ts";
 import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
 const MODEL = "qwen/qwen3-4b-2507";
@@ -8,8 +9,8 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack();
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
-  expect(stack.emu.warnings).toEqual([]);
   await stack.close();
 });
 beforeEach(() => stack.emu.reset({ loadTimeMs: 300, loadSteps: 30 }));

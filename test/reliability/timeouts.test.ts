@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectNoWarnings } from "../api/helpers.ts";
 import { LmStudioEmulator } from "../emulator/emulator.ts";
 import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
@@ -16,8 +17,8 @@ beforeAll(async () => {
     },
   });
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
-  expect(stack.emu.warnings).toEqual([]);
   await stack.close();
 });
 beforeEach(() => {
