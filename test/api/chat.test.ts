@@ -304,5 +304,6 @@ describe("response", () => {
     const s = await postJson(`${stack.url}/chat/stream`, { model_key: REGULAR, messages: withImage });
     expect(s.status).toBe(r.status);
     expect(s.json.detail).toBe(r.json.detail);
+    expectNoLeak(s.text);
   });
 });

@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_CATALOGUE } from "../emulator/emulator.ts";
 import { JPEG_TINY, postJson, type Stack, startStack } from "../helpers/stack.ts";
-import { expectNoWarnings, getJson, type Json, parseNdjsonStrict } from "./helpers.ts";
+import { expectNoLeak, expectNoWarnings, getJson, type Json, parseNdjsonStrict } from "./helpers.ts";
 
 const run = promisify(execFile);
 const README = new URL("./reference-api.json", import.meta.url);
@@ -186,5 +186,6 @@ describe("PowerShell examples (same requests with fetch)", () => {
     expect(r.status).toBe(404);
     expect(r.json.loaded).toBe(false);
     expect(r.json.error).toMatch(/^Failed to load model: /);
+    expectNoLeak(r.text);
   });
 });

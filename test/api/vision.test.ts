@@ -232,5 +232,6 @@ describe("a model without vision", () => {
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
     expect(r.json.detail).toMatch(/does not support images/i);
+    expectNoLeak(r.text);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { expectNoWarnings } from "../api/helpers.ts";
+import { expectNoLeak, expectNoWarnings } from "../api/helpers.ts";
 import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
 const MODEL = "qwen/qwen3-4b-2507";
@@ -66,6 +66,7 @@ describe("on-demand loading (AUTO_LOAD=true, the default)", () => {
     expect(r.json.code).toBe("model_not_found");
     expect(r.json.suggestions).toContain(OTHER);
     expect(r.json.detail).toContain(`did you mean "${OTHER}"`);
+    expectNoLeak(r.text);
     expect(stack.emu.chats).toHaveLength(0);
   });
 });

@@ -1,6 +1,6 @@
 import { request } from "node:http";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { expectNoWarnings } from "../api/helpers.ts";
+import { expectNoLeak, expectNoWarnings } from "../api/helpers.ts";
 import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
 const MODEL = "qwen/qwen3-4b-2507";
@@ -48,6 +48,7 @@ describe("POST /models/load/stream", () => {
         message: expect.stringMatching(/^Failed to load model: .*Out of memory/),
       },
     });
+    expectNoLeak(r.text);
   });
 
   it("answers an error line with close matches for a model that is not downloaded", async () => {
@@ -55,6 +56,7 @@ describe("POST /models/load/stream", () => {
     expect(r.lines).toHaveLength(1);
     expect(r.lines[0].error.code).toBe("model_not_found");
     expect(r.lines[0].error.message).toContain('"qwen/qwen3-4b-2507"');
+    expectNoLeak(r.text);
   });
 
   it("a client that disconnects cancels the load", async () => {
