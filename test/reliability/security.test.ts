@@ -7,8 +7,10 @@ const MODEL = "qwen/qwen3-4b-2507";
 describe("API keys", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ env: { API_KEYS: "key-one, key-two" }, emulator: { preload: [MODEL] } });
+    stack = await startStack({ env: { API_KEYS: "key-one, key-two" } });
   });
+  beforeEach(() => stack.emu.reset({ preload: [MODEL] }));
+  afterEach(() => expectNoWarnings(stack.emu));
   afterAll(async () => {
     await stack.close();
   });
