@@ -76,7 +76,7 @@ describe("admission control", () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
-      env: { MAX_CONCURRENT_CHATS: "1", MAX_QUEUED_CHATS: "1", QUEUE_TIMEOUT_MS: "1000" },
+      env: { MAX_CONCURRENT_CHATS: "1", MAX_QUEUED_CHATS: "1", QUEUE_TIMEOUT_MS: "600" },
     });
   });
   beforeEach(() => stack.emu.reset({ preload: [MODEL] }));
@@ -86,8 +86,8 @@ describe("admission control", () => {
   });
 
   it("runs one, queues one, and refuses the third with 429 and Retry-After", async () => {
-    // The first chat holds the only slot for about 0.5 s.
-    stack.emu.configure({ chunkDelayMs: 100, reply: "a b c d e" });
+    // The first chat holds the only slot for about 0.3 s.
+    stack.emu.configure({ chunkDelayMs: 60, reply: "a b c d e" });
     const first = postJson(`${stack.url}/chat/regular`, chatBody());
     await stack.emu.waitFor(() => stack.emu.chats.length === 1);
     // Two more arrive while it runs: whichever the service sees first takes the one queue place,
@@ -111,8 +111,8 @@ describe("admission control", () => {
   });
 
   it("a queued chat that waits longer than QUEUE_TIMEOUT_MS gets 429", async () => {
-    // The first chat holds the only slot for about 1.5 s, longer than the queue timeout.
-    stack.emu.configure({ chunkDelayMs: 300, reply: "a b c d e" });
+    // The first chat holds the only slot for about 1 s, longer than the queue timeout.
+    stack.emu.configure({ chunkDelayMs: 200, reply: "a b c d e" });
     const first = postJson(`${stack.url}/chat/regular`, chatBody());
     await stack.emu.waitFor(() => stack.emu.chats.length === 1);
     const started = performance.now();
@@ -120,7 +120,7 @@ describe("admission control", () => {
     expect(late.status).toBe(429);
     expect(late.json.code).toBe("queue_timeout");
     expect(late.headers.get("retry-after")).toBe("1");
-    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(550);
     expect(stack.emu.chats).toHaveLength(1);
     expect((await first).status).toBe(200);
   });
