@@ -77,7 +77,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   const upstream = (opts.upstream ?? ((logger) => createUpstream(config, logger)))(app.log);
   const lifecycle = new Lifecycle();
   const active = new ActiveChats();
-  const models = new ModelGate(upstream, active.isBusy, config.modelAliases);
+  const models = new ModelGate(upstream, active.isBusy, config.modelAliases, config.loadedModelsCacheMs);
   const admission = new Admission({
     maxConcurrent: config.maxConcurrentChats,
     maxQueued: config.maxQueuedChats,

@@ -77,6 +77,7 @@ export const envSchema = z.object({
   AUTO_LOAD: bool.default(true),
   AUTO_LOAD_EXCLUSIVE: bool.default(false),
   MODEL_TTL_SECONDS: int(1).optional(),
+  LOADED_MODELS_CACHE_MS: int(0, 60_000).default(1_000),
   MAX_CONCURRENT_CHATS: int(1).default(64),
   MAX_QUEUED_CHATS: int(0).default(256),
   MAX_CHATS_PER_MODEL: int(1).default(4),
@@ -109,6 +110,7 @@ export interface Config {
   autoLoad: boolean;
   autoLoadExclusive: boolean;
   modelTtlSeconds: number | undefined;
+  loadedModelsCacheMs: number;
   maxConcurrentChats: number;
   maxQueuedChats: number;
   maxChatsPerModel: number;
@@ -195,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
     autoLoad: e.AUTO_LOAD,
     autoLoadExclusive: e.AUTO_LOAD_EXCLUSIVE,
     modelTtlSeconds: e.MODEL_TTL_SECONDS,
+    loadedModelsCacheMs: e.LOADED_MODELS_CACHE_MS,
     maxConcurrentChats: e.MAX_CONCURRENT_CHATS,
     maxQueuedChats: e.MAX_QUEUED_CHATS,
     maxChatsPerModel: e.MAX_CHATS_PER_MODEL,

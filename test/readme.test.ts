@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { envSchema } from "../src/config.ts";
+import { expectNoWarnings } from "./api/helpers.ts";
 import { JPEG_TINY, type Stack, startStack } from "./helpers/stack.ts";
 
 const run = promisify(execFile);
@@ -23,8 +24,8 @@ beforeAll(async () => {
   // The vision example reads a photo from the working directory.
   writeFileSync(join(cwd, "photo.jpg"), Buffer.from(JPEG_TINY, "base64"));
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
-  expect(stack.emu.warnings).toEqual([]);
   await stack.close();
 });
 
@@ -61,12 +62,18 @@ describe("README examples", () => {
     }
   });
 
-  it.each(blocks.map((b, i) => [i, b] as const))("block %i runs and succeeds", async (_i, block) => {
-    const script = block.replaceAll("http://127.0.0.1:8000", stack.url);
-    const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { cwd, timeout: 15_000 });
-    expect(stdout.trim().length).toBeGreaterThan(0);
-    // Error bodies start with "detail" (or "loaded":false for loads); stream errors are "type":"error".
-    expect(stdout).not.toMatch(/(^|\})\{"detail"|\{"loaded":false,"error"|\{"type":"error","error"/m);
-    if (block.includes("/chat")) expect(stdout).toMatch(/"content"|"fragment"/);
-  });
+  it("runs every block as written, in order, as a reader would, and each succeeds", async () => {
+    // From the state the README describes: LM Studio up, nothing loaded.
+    stack.emu.reset({ loadTimeMs: 120, loadSteps: 6 });
+    expect(blocks.length).toBeGreaterThan(5);
+    for (const [i, block] of blocks.entries()) {
+      const script = block.replaceAll("http://127.0.0.1:8000", stack.url);
+      const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { cwd, timeout: 15_000 });
+      const what = `block ${i}:\n${block}\nprinted:\n${stdout}`;
+      expect(stdout.trim().length, what).toBeGreaterThan(0);
+      // Error bodies start with "detail" (or "loaded":false for loads); stream errors are "type":"error".
+      expect(stdout, what).not.toMatch(/(^|\})\{"detail"|\{"loaded":false,"error"|\{"type":"error","error"/m);
+      if (block.includes("/chat")) expect(stdout, what).toMatch(/"content"|"fragment"/);
+    }
+  }, 60_000);
 });

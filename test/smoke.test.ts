@@ -1,10 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { expectNoWarnings } from "./api/helpers.ts";
 import { postJson, postNdjson, type Stack, startStack } from "./helpers/stack.ts";
 
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({ emulator: { preload: ["qwen/qwen3-4b-2507"] } });
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
   await stack.close();
 });
@@ -24,8 +26,5 @@ describe("smoke", () => {
     });
     expect(r.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
     expect(r.lines.at(-1).type).toBe("done");
-  });
-  it("has no communication warnings", () => {
-    expect(stack.emu.warnings).toEqual([]);
   });
 });

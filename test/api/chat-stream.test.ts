@@ -1,8 +1,15 @@
 import http from "node:http";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { splitTokens } from "../emulator/text.ts";
 import { PNG_1x1, postJson, type Stack, startStack } from "../helpers/stack.ts";
-import { arrivalOf, expectNoLeak, type Json, parseNdjsonStrict, postRaw } from "./helpers.ts";
+import {
+  arrivalOf,
+  expectNoLeak,
+  expectNoWarnings,
+  type Json,
+  parseNdjsonStrict,
+  postRaw,
+} from "./helpers.ts";
 
 const REGULAR = "qwen/qwen3-4b-2507";
 const VISION = "qwen3-vl-4b-instruct";
@@ -10,15 +17,14 @@ const STREAMS = ["/chat/stream", "/chat/regular/stream", "/chat/vision/stream"] 
 const REPLY = "The quick brown fox jumps over the lazy dog, twice: quick, brown!";
 
 let stack: Stack;
-const warnings: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
 });
 beforeEach(() => {
-  warnings.push(...stack.emu.warnings);
   stack.emu.reset({ preload: [REGULAR, VISION], reply: REPLY });
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
   await stack.close();
 });
@@ -245,11 +251,5 @@ describe("vision streaming", () => {
       type: "image_url",
       image_url: { url: `data:image/png;base64,${PNG_1x1}` },
     });
-  });
-});
-
-describe("emulator", () => {
-  it("saw no communication warnings", () => {
-    expect([...warnings, ...stack.emu.warnings]).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { splitTokens } from "../emulator/text.ts";
 import { PNG_1x1, postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
-import { expectNoLeak, expectValidation, type Json } from "./helpers.ts";
+import { expectNoLeak, expectNoWarnings, expectValidation, type Json } from "./helpers.ts";
 
 const REGULAR = "qwen/qwen3-4b-2507";
 const VISION = "qwen3-vl-4b-instruct";
@@ -17,15 +17,14 @@ const ENDPOINTS = [
 const isStream = (path: string) => path.endsWith("/stream");
 
 let stack: Stack;
-const warnings: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
 });
 beforeEach(() => {
-  warnings.push(...stack.emu.warnings);
   stack.emu.reset({ preload: [REGULAR, VISION, OTHER] });
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
   await stack.close();
 });
@@ -305,11 +304,6 @@ describe("response", () => {
     const s = await postJson(`${stack.url}/chat/stream`, { model_key: REGULAR, messages: withImage });
     expect(s.status).toBe(r.status);
     expect(s.json.detail).toBe(r.json.detail);
-  });
-});
-
-describe("emulator", () => {
-  it("saw no communication warnings", () => {
-    expect([...warnings, ...stack.emu.warnings]).toEqual([]);
+    expectNoLeak(s.text);
   });
 });

@@ -1,10 +1,12 @@
-import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { countColour, decodePng, distinctColours, type Png } from "../helpers/png.ts";
 import { postJson, type Stack, startStack } from "../helpers/stack.ts";
-import { getJson, type Json } from "./helpers.ts";
+import { expectNoWarnings, getJson, type Json } from "./helpers.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
+/** Swagger UI's colours for the method badges: POST green, GET blue. */
+const POST_GREEN = "#49cc90";
+const GET_BLUE = "#61affe";
 const METHODS = ["get", "post", "put", "patch", "delete", "head", "options"];
 /** Every endpoint of the reference README. */
 const REFERENCE = [
@@ -30,6 +32,7 @@ beforeAll(async () => {
   help = (await getJson(`${stack.url}/help`)).json;
   openapi = (await getJson(`${stack.url}/openapi.json`)).json;
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
   await stack.close();
 });
@@ -192,28 +195,16 @@ describe("GET /docs", () => {
   });
 
   describe("in a real headless Chromium", () => {
-    let browser: Browser;
+    let browser: TestBrowser;
     beforeAll(async () => {
-      expect(existsSync(CHROMIUM), `${CHROMIUM} is installed (apt-get install chromium)`).toBe(true);
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      browser = await launchBrowser();
     }, 60_000);
     afterAll(async () => {
       await browser?.close();
     });
 
-    it("renders Swagger UI listing every endpoint, with nothing fetched from the internet", async () => {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 2400 } });
+    it("renders Swagger UI, styled, listing every endpoint, with nothing fetched from the internet", async () => {
+      const page = await browser.newPage({ width: 1280, height: 2400 });
       const external: string[] = [];
       const failed: string[] = [];
       const consoleErrors: string[] = [];
@@ -249,8 +240,30 @@ describe("GET /docs", () => {
         true,
       );
 
-      await page.screenshot({ path: "/tmp/docs.png", fullPage: false });
-      expect(existsSync("/tmp/docs.png")).toBe(true);
+      // What it paints, not only what is in the DOM: a styled page (far more colours than a blank
+      // or bare-text screen), and the method badges in Swagger UI's colours, so its stylesheet was
+      // served and applied.
+      const top = decodePng(await page.screenshot({ clip: { x: 0, y: 0, width: 1280, height: 800 } }));
+      expect([top.width, top.height]).toEqual([1280, 800]);
+      expect(distinctColours(top)).toBeGreaterThan(50);
+      const badge = async (method: string, path: string) =>
+        decodePng(
+          await page
+            .locator(
+              `.opblock-${method}:has(.opblock-summary-path[data-path="${path}"]) .opblock-summary-method`,
+            )
+            .first()
+            .screenshot(),
+        );
+      const area = (png: Png) => png.width * png.height;
+      const postBadge = await badge("post", "/chat/regular");
+      const getBadge = await badge("get", "/models");
+      expect(area(postBadge)).toBeGreaterThan(100);
+      expect(countColour(postBadge, POST_GREEN) / area(postBadge)).toBeGreaterThan(0.5);
+      expect(countColour(postBadge, GET_BLUE)).toBe(0);
+      expect(countColour(getBadge, GET_BLUE) / area(getBadge)).toBeGreaterThan(0.5);
+      expect(countColour(getBadge, POST_GREEN)).toBe(0);
+
       expect(external).toEqual([]);
       expect(failed).toEqual([]);
       expect(consoleErrors).toEqual([]);
@@ -258,8 +271,8 @@ describe("GET /docs", () => {
     }, 60_000);
 
     it("expands an endpoint and shows its request schema", async () => {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
-      await page.goto(`${stack.url}/docs`, { waitUntil: "networkidle" });
+      const page = await browser.newPage({ width: 1280, height: 1600 });
+      await page.goto(`${stack.url}/docs`);
       await page.locator('.opblock-post .opblock-summary-path[data-path="/chat/regular"]').first().click();
       const body = page.locator(".opblock.is-open .opblock-section-request-body");
       await body.waitFor({ timeout: 15_000 });
@@ -268,11 +281,5 @@ describe("GET /docs", () => {
       expect(text).toMatch(/What is 2\+2\?/);
       await page.close();
     }, 60_000);
-  });
-});
-
-describe("emulator", () => {
-  it("saw no communication warnings", () => {
-    expect(stack.emu.warnings).toEqual([]);
   });
 });

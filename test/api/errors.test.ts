@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LmStudioEmulator } from "../emulator/emulator.ts";
 import { postJson, type Stack, startStack } from "../helpers/stack.ts";
-import { expectNoLeak, getJson, type Json } from "./helpers.ts";
+import { expectNoLeak, expectNoWarnings, getJson, type Json } from "./helpers.ts";
 
 const REGULAR = "qwen/qwen3-4b-2507";
 const VISION = "qwen3-vl-4b-instruct";
@@ -16,18 +16,16 @@ let deadEmu: LmStudioEmulator;
 let down: Stack;
 let strict: Stack;
 let auto: Stack;
-const warnings: string[] = [];
-/** Every response body seen in this file, checked for leaks at the end too. */
-const seen: string[] = [];
 
+/** Every answer read in this file is also checked for internals (stack frames, paths). */
 const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
   const r = await postJson(url, body, headers);
-  seen.push(r.text);
+  expectNoLeak(r.text);
   return r;
 };
 const get = async (url: string) => {
   const r = await getJson(url);
-  seen.push(r.text);
+  expectNoLeak(r.text);
   return r;
 };
 const messages = [{ role: "user", content: "hello" }];
@@ -35,7 +33,7 @@ const messages = [{ role: "user", content: "hello" }];
 beforeAll(async () => {
   deadEmu = await LmStudioEmulator.start();
   down = await startStack({ emu: deadEmu });
-  warnings.push(...deadEmu.warnings);
+  expectNoWarnings(deadEmu);
   await deadEmu.stop();
   // LM Studio with JIT off: the reference's "not loaded" errors are what it then answers.
   strict = await startStack({
@@ -45,10 +43,10 @@ beforeAll(async () => {
   auto = await startStack();
 });
 beforeEach(() => {
-  warnings.push(...strict.emu.warnings, ...auto.emu.warnings);
   strict.emu.reset({ jit: false });
   auto.emu.reset();
 });
+afterEach(() => expectNoWarnings(strict.emu, auto.emu));
 afterAll(async () => {
   await Promise.all([down.close(), strict.close(), auto.close()]);
 });
@@ -213,7 +211,7 @@ describe("HTTP-level errors", () => {
   ])("%s %s: 404 with a detail", async (method, path) => {
     const res = await fetch(`${auto.url}${path}`, { method });
     const text = await res.text();
-    seen.push(text);
+    expectNoLeak(text);
     expect(res.status).toBe(404);
     const body: Json = JSON.parse(text);
     expect(typeof body.detail).toBe("string");
@@ -244,7 +242,7 @@ describe("HTTP-level errors", () => {
       headers: { "content-type": "application/json" },
     });
     const text = await res.text();
-    seen.push(text);
+    expectNoLeak(text);
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expect(JSON.parse(text).detail).toBeDefined();
@@ -256,16 +254,5 @@ describe("HTTP-level errors", () => {
       expect(r.status).toBe(422);
       expect(Array.isArray(r.json.detail)).toBe(true);
     }
-  });
-});
-
-describe("no internals in any response", () => {
-  it("no stack traces, file paths or node_modules in any body seen here", () => {
-    expect(seen.length).toBeGreaterThan(40);
-    for (const text of seen) expectNoLeak(text);
-  });
-
-  it("the emulator saw no communication warnings", () => {
-    expect([...warnings, ...strict.emu.warnings, ...auto.emu.warnings]).toEqual([]);
   });
 });

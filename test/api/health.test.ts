@@ -1,16 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LmStudioEmulator } from "../emulator/emulator.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
-import { expectNoLeak, getJson } from "./helpers.ts";
+import { expectNoLeak, expectNoWarnings, getJson } from "./helpers.ts";
 
 let emu: LmStudioEmulator;
 let stack: Stack;
-const warnings: string[] = [];
 
 beforeAll(async () => {
   emu = await LmStudioEmulator.start({ version: "0.3.99" });
   stack = await startStack({ emu });
 });
+afterEach(() => expectNoWarnings(emu));
 afterAll(async () => {
   await stack.close();
   await emu.stop();
@@ -44,30 +44,36 @@ describe("GET /health", () => {
   });
 
   it("stays 200 but degraded (reachable:false) while LM Studio is down, and recovers when it is back", async () => {
-    const port = emu.port;
-    warnings.push(...emu.warnings);
-    await emu.stop();
-    const down = await getJson(`${stack.url}/health`);
-    expect(down.status).toBe(200);
-    expect(down.json.status).toBe("degraded");
-    expect(down.json.lmstudio.reachable).toBe(false);
-    expect(down.json.lmstudio.version).toBeUndefined();
-    expect(down.json.defaults.regular_model).toBe("qwen/qwen3-4b-2507");
-    expectNoLeak(down.text);
+    // Its own LM Studio, stopped and started again: the other tests keep theirs.
+    let own = await LmStudioEmulator.start({ version: "0.3.99" });
+    const port = own.port;
+    const service = await startStack({ emu: own });
+    try {
+      expect((await getJson(`${service.url}/health`)).json.status).toBe("ok");
+      expectNoWarnings(own);
+      await own.stop();
+      const down = await getJson(`${service.url}/health`);
+      expect(down.status).toBe(200);
+      expect(down.json.status).toBe("degraded");
+      expect(down.json.lmstudio.reachable).toBe(false);
+      expect(down.json.lmstudio.version).toBeUndefined();
+      expect(down.json.defaults.regular_model).toBe("qwen/qwen3-4b-2507");
+      expectNoLeak(down.text);
 
-    // LM Studio comes back on the same port: no service restart needed.
-    emu = await LmStudioEmulator.start({ port, version: "0.3.100" });
-    let back = await getJson(`${stack.url}/health`);
-    for (let i = 0; i < 20 && back.json.status !== "ok"; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      back = await getJson(`${stack.url}/health`);
+      // LM Studio comes back on the same port: no service restart needed.
+      own = await LmStudioEmulator.start({ port, version: "0.3.100" });
+      let back = await getJson(`${service.url}/health`);
+      for (let i = 0; i < 20 && back.json.status !== "ok"; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        back = await getJson(`${service.url}/health`);
+      }
+      expect(back.status).toBe(200);
+      expect(back.json.status).toBe("ok");
+      expect(back.json.lmstudio).toEqual({ reachable: true, version: "0.3.100", compatible: true });
+      expectNoWarnings(own);
+    } finally {
+      await service.close();
+      await own.stop();
     }
-    expect(back.status).toBe(200);
-    expect(back.json.status).toBe("ok");
-    expect(back.json.lmstudio).toEqual({ reachable: true, version: "0.3.100", compatible: true });
-  });
-
-  it("left no communication warnings in the emulator", () => {
-    expect([...warnings, ...emu.warnings]).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import type { LmStudioEmulator } from "../emulator/emulator.ts";
 import { readResponse } from "../helpers/stack.ts";
 
 /** A JSON value as parsed from a response; tests narrow it with expect(). */
@@ -10,13 +11,42 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   return readResponse(await fetch(url, { headers }));
 }
 
-/** A response must never reveal internals: stack frames, file paths, our checkout, node_modules. */
+/**
+ * Stack frames, on their own line or flattened into a message: `at Foo (/x/y.js:1:1)`,
+ * `at async Foo.bar (file:///x.js:1:1)`, `at /x/y.js:1:1`, `at node:internal/x:1:1`.
+ */
+const STACK_FRAMES = [
+  /\n\s+at /,
+  /\bat (?:async )?(?:new )?[\w$.<>[\]]+(?: \[as [\w$]+\])? \(/,
+  /\bat (?:file:\/\/|node:|\/|[A-Za-z]:\\)\S*:\d+/,
+  /\.(?:[cm]?[jt]sx?|node):\d+(?::\d+)?\b/,
+];
+
+/**
+ * Absolute file-system paths: under a system root, or any absolute path to a source file.
+ * URL paths such as /chat/vision (which details name on purpose) are neither.
+ */
+const ABSOLUTE_PATHS = [
+  /(?:^|[^\w./-])\/(?:home|root|usr|opt|var|tmp|etc|srv|mnt|proc|private|Users|app|work)\/[\w.@-]/,
+  /(?:^|[^\w./-])(?:\/[\w.@-]+){2,}\.(?:[cm]?[jt]sx?|json|node|py|so)\b/,
+  /\b[A-Za-z]:\\[\w.@-]/,
+  /file:\/\//,
+  /node_modules/,
+];
+
+/** A response must never reveal internals: stack frames (even flattened), file paths, node_modules. */
 export function expectNoLeak(text: string): void {
-  expect(text).not.toMatch(/\bat .*\.(ts|js|mjs|cjs):\d+/);
-  expect(text).not.toMatch(/\n\s+at /);
-  expect(text).not.toContain("/work/");
-  expect(text).not.toContain("node_modules");
-  expect(text).not.toMatch(/file:\/\//);
+  for (const re of [...STACK_FRAMES, ...ABSOLUTE_PATHS]) {
+    expect(text, `leaks internals (${re})`).not.toMatch(re);
+  }
+}
+
+/**
+ * The emulator records a warning for every protocol message it did not expect from the service's
+ * clients: called after each test, before the next one resets the emulator.
+ */
+export function expectNoWarnings(...emus: LmStudioEmulator[]): void {
+  for (const emu of emus) expect(emu.warnings, "the emulator saw no communication warnings").toEqual([]);
 }
 
 export interface TimedChunk {

@@ -1,17 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { postJson, type Stack, startStack } from "../helpers/stack.ts";
-import { expectNoLeak, expectValidation, getJson, type Json } from "./helpers.ts";
+import { expectNoLeak, expectNoWarnings, expectValidation, getJson, type Json } from "./helpers.ts";
 
 let stack: Stack;
-const warnings: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
 });
 beforeEach(() => {
-  warnings.push(...stack.emu.warnings);
   stack.emu.reset();
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
   await stack.close();
 });
@@ -317,11 +316,5 @@ describe("POST /models/unload", () => {
     const r = await unload(body);
     expectValidation(r.status, r.json);
     expect(identifiers()).toEqual(["qwen/qwen3-4b-2507"]);
-  });
-});
-
-describe("emulator", () => {
-  it("saw no communication warnings", () => {
-    expect([...warnings, ...stack.emu.warnings]).toEqual([]);
   });
 });

@@ -1,25 +1,40 @@
 /**
- * Every example request of the reference README (reference-api.json holds a verbatim copy of
- * /work/shared/reference-api.md, so that a clean clone has it): the curl ones
- * run for real through bash, the PowerShell ones reproduced with fetch (same bodies).
+ * Every example request of the reference README (reference-api.json holds a verbatim copy of it,
+ * the README of the Python/FastAPI original): the curl ones run for real through bash, the
+ * PowerShell ones reproduced with fetch (same bodies).
  */
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_CATALOGUE } from "../emulator/emulator.ts";
 import { JPEG_TINY, postJson, type Stack, startStack } from "../helpers/stack.ts";
-import { getJson, type Json, parseNdjsonStrict } from "./helpers.ts";
+import { expectNoLeak, expectNoWarnings, getJson, type Json, parseNdjsonStrict } from "./helpers.ts";
 
 const run = promisify(execFile);
 const README = new URL("./reference-api.json", import.meta.url);
-const SHARED = "/work/shared/reference-api.md";
+/** SHA-256 of the reference README as copied: the copy is kept verbatim, never edited. */
+const REFERENCE_SHA256 = "38181e3d0214b46d23183a8299775b05e7b2f0844638e5ff8a206459c7638b15";
+/** The endpoint tables of the reference README. */
+const ENDPOINTS = [
+  "GET /health",
+  "GET /help",
+  "GET /models",
+  "POST /models/load",
+  "POST /models/unload",
+  "POST /chat",
+  "POST /chat/stream",
+  "POST /chat/regular",
+  "POST /chat/regular/stream",
+  "POST /chat/vision",
+  "POST /chat/vision/stream",
+];
 const REGULAR = "qwen/qwen3-4b-2507";
 const VISION = "qwen3-vl-4b-instruct";
 const CUSTOM = "my-custom-model";
 
 let stack: Stack;
-const warnings: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack({
@@ -27,9 +42,9 @@ beforeAll(async () => {
   });
 });
 beforeEach(() => {
-  warnings.push(...stack.emu.warnings);
   stack.emu.reset({ models: [...DEFAULT_CATALOGUE, { modelKey: CUSTOM }], preload: [REGULAR, VISION] });
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
   await stack.close();
 });
@@ -59,8 +74,21 @@ async function runCurl(cmd: string) {
 }
 
 describe("the reference README", () => {
-  it("is the shared reference, unchanged", () => {
-    if (existsSync(SHARED)) expect(markdown).toBe(readFileSync(SHARED, "utf8"));
+  it("is the verbatim copy in the repository, unchanged", () => {
+    expect(createHash("sha256").update(markdown).digest("hex")).toBe(REFERENCE_SHA256);
+  });
+
+  it("lists endpoints that the service serves, every one", async () => {
+    const tables = [...markdown.matchAll(/^\| (GET|POST) \| `([^`]+)` \|/gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(tables).toEqual(ENDPOINTS);
+    const { json } = await getJson(`${stack.url}/openapi.json`);
+    const served = Object.entries(json.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    for (const endpoint of tables) expect(served, endpoint).toContain(endpoint);
+  });
+
+  it("has one curl example per chat endpoint family, the ones run below", () => {
     expect(curls.map(pathOf)).toEqual([
       "/chat/regular",
       "/chat/regular/stream",
@@ -187,11 +215,6 @@ describe("PowerShell examples (same requests with fetch)", () => {
     expect(r.status).toBe(404);
     expect(r.json.loaded).toBe(false);
     expect(r.json.error).toMatch(/^Failed to load model: /);
-  });
-});
-
-describe("emulator", () => {
-  it("saw no communication warnings", () => {
-    expect([...warnings, ...stack.emu.warnings]).toEqual([]);
+    expectNoLeak(r.text);
   });
 });

@@ -1,24 +1,23 @@
 import sharp from "sharp";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JPEG_TINY, PNG_1x1, postJson, type Stack, startStack, WEBP_TINY } from "../helpers/stack.ts";
-import { expectNoLeak, expectValidation, type Json } from "./helpers.ts";
+import { expectNoLeak, expectNoWarnings, expectValidation, type Json } from "./helpers.ts";
 
 const REGULAR = "qwen/qwen3-4b-2507";
 const VISION = "qwen3-vl-4b-instruct";
 
 let stack: Stack;
 let small: Stack;
-const warnings: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
   small = await startStack({ env: { MAX_IMAGE_BYTES: "100" } });
 });
 beforeEach(() => {
-  warnings.push(...stack.emu.warnings, ...small.emu.warnings);
   stack.emu.reset({ preload: [REGULAR, VISION] });
   small.emu.reset({ preload: [REGULAR, VISION] });
 });
+afterEach(() => expectNoWarnings(stack.emu, small.emu));
 afterAll(async () => {
   await stack.close();
   await small.close();
@@ -248,11 +247,6 @@ describe("a model without vision", () => {
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
     expect(r.json.detail).toMatch(/does not support images/i);
-  });
-});
-
-describe("emulator", () => {
-  it("saw no communication warnings", () => {
-    expect([...warnings, ...stack.emu.warnings, ...small.emu.warnings]).toEqual([]);
+    expectNoLeak(r.text);
   });
 });

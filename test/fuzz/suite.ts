@@ -1,14 +1,15 @@
 /**
  * The shared shape of the invalid-body fuzz files: one stack (the real service on a real port in
- * front of the LM Studio emulator), a warm-up batch and a memory baseline, 1,000 generated invalid
- * bodies per endpoint, then memory, health and log checks. Split over two files so that vitest runs
- * the model and the chat endpoints in two workers.
+ * front of the LM Studio emulator), 1,000 generated invalid bodies per endpoint, and a memory test
+ * that warms up, records its own baseline and sends its own batches. After every test the service
+ * must have logged no error. Split over two files so that vitest runs the model and the chat
+ * endpoints in two workers.
  *
  * Seeds are fixed for reproducibility; FUZZ_SEED=<n> explores another part of the space (fast-check
  * prints the seed and path of any counterexample to replay it).
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { type Stack, startStack } from "../helpers/stack.ts";
 import {
   type Case,
@@ -25,6 +26,35 @@ import { checkErrorAnswer, type MemorySample, post, sampleMemory, upstreamCounts
 
 export const RUNS = 1_000;
 export const SEED = Number(process.env.FUZZ_SEED ?? 4_242);
+/**
+ * The memory test: a warm-up of RUNS invalid bodies (V8 and malloc grow to their working size
+ * during the first thousand requests), then this many measured batches of half as many.
+ */
+const MEMORY_BATCHES = 2;
+
+/** Big bodies that make V8 and malloc grow to their working size: the memory test's warm-up. */
+const HEAVY: Case[] = [
+  {
+    label: "heavy:300K-string",
+    text: JSON.stringify({ x: "é".repeat(300_000) }),
+    status: [422],
+    loc: [],
+  },
+  {
+    label: "heavy:deep",
+    text: `{"x":${"[".repeat(3_000)}${"]".repeat(3_000)}}`,
+    status: [422],
+    loc: [],
+  },
+  {
+    label: "heavy:10001-messages",
+    text: JSON.stringify({
+      model_key: "",
+      messages: Array(10_001).fill({ role: "user", content: "hi" }),
+    }),
+    status: [422],
+  },
+];
 
 const withRandom = (mutations: fc.Arbitrary<Case>) =>
   fc.oneof({ weight: 4, arbitrary: mutations }, { weight: 1, arbitrary: randomJsonCase });
@@ -69,9 +99,16 @@ export interface FuzzContext {
   expectNothingUpstream(): void;
 }
 
+interface Tally {
+  total: number;
+  byStatus: Record<number, number>;
+  labels: Set<string>;
+}
+const newTally = (): Tally => ({ total: 0, byStatus: {}, labels: new Set() });
+
 /**
- * Registers, in order: warm-up + memory baseline, one 1,000-run property per endpoint (health
- * and memory sampled after each), then `extra` tests, then the memory and log checks.
+ * Registers one 1,000-run property per endpoint, then `extra` tests, then the memory test. Every
+ * test stands alone: after each, the service must have logged no error.
  */
 export function defineFuzzSuite(
   name: string,
@@ -80,7 +117,9 @@ export function defineFuzzSuite(
 ): void {
   let stack: Stack;
   let before: ReturnType<typeof upstreamCounts>;
-  const tried: Record<string, { total: number; byStatus: Record<number, number>; labels: Set<string> }> = {};
+  let logsChecked = 0;
+  /** For the closing summary only: what every test sent, per endpoint. */
+  const tried: Record<string, Tally> = {};
   const memory: Record<string, MemorySample> = {};
 
   const ctx: FuzzContext = {
@@ -95,19 +134,21 @@ export function defineFuzzSuite(
     },
   };
 
-  /** Sends one case, checks the answer, and that the emulator saw nothing. */
-  async function sendCase(path: string, c: Case) {
+  /** Sends one case, checks the answer, and that the emulator saw nothing; counts it in `tally`. */
+  async function sendCase(path: string, c: Case, tally?: Tally) {
     const a = await post(`${stack.url}${path}`, c.text);
     checkErrorAnswer(c, a);
     const now = upstreamCounts(stack.emu);
     if (now.chats !== before.chats || now.loads !== before.loads || now.unloads !== before.unloads) {
       throw new Error(`[${c.label}] reached the emulator: ${JSON.stringify({ before, now })}`);
     }
-    tried[path] ??= { total: 0, byStatus: {}, labels: new Set() };
-    const t = tried[path];
-    t.total++;
-    t.byStatus[a.status] = (t.byStatus[a.status] ?? 0) + 1;
-    t.labels.add(c.label);
+    tried[path] ??= newTally();
+    for (const t of [tried[path], tally]) {
+      if (!t) continue;
+      t.total++;
+      t.byStatus[a.status] = (t.byStatus[a.status] ?? 0) + 1;
+      t.labels.add(c.label);
+    }
   }
 
   beforeAll(async () => {
@@ -124,11 +165,24 @@ export function defineFuzzSuite(
     before = upstreamCounts(stack.emu);
   });
 
+  afterEach(() => {
+    const fresh = stack.logs.slice(logsChecked);
+    logsChecked = stack.logs.length;
+    const errors = fresh.filter((l) => {
+      try {
+        return (JSON.parse(l) as { level: number }).level >= 50;
+      } catch {
+        return true;
+      }
+    });
+    expect(errors, "the service logged no error").toEqual([]);
+  });
+
   afterAll(async () => {
     await stack?.close();
     const lines = Object.entries(tried).map(
       ([path, t]) =>
-        `${path}: ${t.total} invalid bodies (incl. warm-up), statuses ${JSON.stringify(t.byStatus)}, ${t.labels.size} kinds`,
+        `${path}: ${t.total} invalid bodies, statuses ${JSON.stringify(t.byStatus)}, ${t.labels.size} kinds`,
     );
     const mem = Object.entries(memory).map(([k, m]) => `${k}: ${JSON.stringify(m)}`);
     console.info(
@@ -136,91 +190,62 @@ export function defineFuzzSuite(
     );
   });
 
-  it("warm-up: 30 invalid and 3 heavy bodies per endpoint, then a memory baseline", async () => {
-    // The heavy ones make V8 and malloc grow to their working size before the baseline is taken.
-    const heavy: Case[] = [
-      {
-        label: "warm-up:300K-string",
-        text: JSON.stringify({ x: "é".repeat(300_000) }),
-        status: [422],
-        loc: [],
-      },
-      {
-        label: "warm-up:deep",
-        text: `{"x":${"[".repeat(3_000)}${"]".repeat(3_000)}}`,
-        status: [422],
-        loc: [],
-      },
-      {
-        label: "warm-up:10001-messages",
-        text: JSON.stringify({
-          model_key: "",
-          messages: Array(10_001).fill({ role: "user", content: "hi" }),
-        }),
-        status: [422],
-      },
-    ];
-    for (const { path, cases } of endpoints) {
-      for (const c of [...heavy, ...fc.sample(cases, { numRuns: 30, seed: SEED - 1 })])
-        await sendCase(path, c);
-    }
-    await ctx.expectHealthy();
-    memory.baseline = await sampleMemory();
-  }, 60_000);
-
   for (const [index, { path, cases, minKinds }] of endpoints.entries()) {
     it(`POST ${path}: ${RUNS} invalid bodies answered 4xx with a detail, nothing upstream`, async () => {
-      const start = tried[path]?.total ?? 0;
+      const tally = newTally();
       await fc.assert(
-        fc.asyncProperty(cases, (c) => sendCase(path, c)),
+        fc.asyncProperty(cases, (c) => sendCase(path, c, tally)),
         { numRuns: RUNS, seed: SEED + index },
       );
-      const t = tried[path];
-      expect(t?.total ?? 0).toBeGreaterThanOrEqual(start + RUNS);
-      for (const status of Object.keys(t?.byStatus ?? {}).map(Number)) {
+      expect(tally.total).toBeGreaterThanOrEqual(RUNS);
+      for (const status of Object.keys(tally.byStatus).map(Number)) {
         expect(status).toBeGreaterThanOrEqual(400);
         expect(status).toBeLessThan(500);
       }
-      expect(t?.labels.size).toBeGreaterThanOrEqual(minKinds);
+      expect(tally.labels.size).toBeGreaterThanOrEqual(minKinds);
       await ctx.expectHealthy();
       ctx.expectNothingUpstream();
-      memory[`after ${path}`] = await sampleMemory();
     }, 60_000);
   }
 
   extra(ctx);
 
-  it("memory: the heap does not grow, RSS levels off after the first 1,000-run batch", async () => {
-    memory.end = await sampleMemory();
-    const base = memory.baseline as MemorySample;
-    const samples = endpoints.map(({ path }) => memory[`after ${path}`] as MemorySample);
-    const first = samples[0] as MemorySample;
-    const last = samples.at(-1) as MemorySample;
-    const end = memory.end;
+  it(`memory: after a warm-up, ${MEMORY_BATCHES} batches of ${RUNS / 2} invalid bodies leave the heap where it was, and RSS levels off`, async () => {
+    /** `total` bodies spread over the endpoints, each endpoint's from its own seed. */
+    const sendBatch = async (total: number, seed: number) => {
+      for (const [index, { path, cases }] of endpoints.entries()) {
+        const numRuns = Math.ceil(total / endpoints.length);
+        for (const c of fc.sample(cases, { numRuns, seed: seed + index })) await sendCase(path, c);
+      }
+    };
+    // Warm-up, then the baseline.
+    for (const { path } of endpoints) for (const c of HEAVY) await sendCase(path, c);
+    await sendBatch(RUNS, SEED - 1_000);
+    await ctx.expectHealthy();
+    const base = await sampleMemory();
+    memory.baseline = base;
+    const batches: MemorySample[] = [];
+    for (let batch = 1; batch <= MEMORY_BATCHES; batch++) {
+      await sendBatch(RUNS / 2, SEED + 1_000 * batch);
+      const sample = await sampleMemory();
+      memory[`after batch ${batch}`] = sample;
+      batches.push(sample);
+    }
+    const first = batches[0] as MemorySample;
+    const last = batches.at(-1) as MemorySample;
     // Every sample is taken after a forced full GC (twice), in this process, which runs the
     // service (startStack is in-process), the emulator and the client.
-    // 1. The JS heap in use is what is retained: thousands of requests (every 1,000-run batch and
-    //    the extra tests) later it is where it was after the warm-up.
-    expect(end.heapUsedMb - base.heapUsedMb).toBeLessThan(16);
-    expect(end.externalMb - base.externalMb).toBeLessThan(16);
-    // 2. RSS also holds what V8 and malloc keep after freeing (V8 grows its heap reservation during
-    //    the first batch): generous bounds, from the warm-up to the end of the 1,000-run batches,
-    //    and across those batches it must level off.
+    // 1. The JS heap in use is what is retained: thousands of requests later it is where it was
+    //    after the warm-up.
+    expect(last.heapUsedMb - base.heapUsedMb).toBeLessThan(16);
+    expect(last.externalMb - base.externalMb).toBeLessThan(16);
+    // 2. RSS also holds what V8 and malloc keep after freeing: generous bounds, from the warm-up
+    //    to the last batch, and across the batches it must level off.
     expect(last.rssMb - base.rssMb).toBeLessThan(150);
     expect(last.rssMb - first.rssMb).toBeLessThan(75);
     await ctx.expectHealthy();
-  }, 30_000);
-
-  it("the service logged no error while being fuzzed", () => {
-    const errors = stack.logs.filter((l) => {
-      try {
-        return (JSON.parse(l) as { level: number }).level >= 50;
-      } catch {
-        return true;
-      }
-    });
-    expect(errors).toEqual([]);
-  });
+    ctx.expectNothingUpstream();
+  }, 60_000);
 }
 
 export { checkErrorAnswer, post };

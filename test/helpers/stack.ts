@@ -44,6 +44,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     PORT: "0",
     LOG_LEVEL: "info",
     SDK_TIMEOUT_MS: "2000",
+    // Tests reset the emulator behind the service's back between cases: check on every chat.
+    LOADED_MODELS_CACHE_MS: "0",
     ...opts.env,
   });
   const logs: string[] = [];

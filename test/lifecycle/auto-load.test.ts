@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { expectNoLeak, expectNoWarnings } from "../api/helpers.ts";
 import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
 const MODEL = "qwen/qwen3-4b-2507";
@@ -13,8 +14,8 @@ describe("on-demand loading (AUTO_LOAD=true, the default)", () => {
   beforeAll(async () => {
     stack = await startStack({ env: { MODEL_TTL_SECONDS: "900" } });
   });
+  afterEach(() => expectNoWarnings(stack.emu));
   afterAll(async () => {
-    expect(stack.emu.warnings).toEqual([]);
     await stack.close();
   });
 
@@ -34,8 +35,11 @@ describe("on-demand loading (AUTO_LOAD=true, the default)", () => {
     expect(stack.emu.loads).toHaveLength(1);
   });
 
-  it("models it loads on demand get MODEL_TTL_SECONDS as their idle TTL", () => {
-    expect(stack.emu.loads.at(-1)?.ttlMs).toBe(900_000);
+  it("models it loads on demand get MODEL_TTL_SECONDS as their idle TTL", async () => {
+    stack.emu.reset({ loadTimeMs: 20 });
+    expect((await postJson(`${stack.url}/chat`, chat(MODEL))).status).toBe(200);
+    expect(stack.emu.loads).toHaveLength(1);
+    expect(stack.emu.loads[0]?.ttlMs).toBe(900_000);
   });
 
   it("a non-streaming chat simply waits for the load", async () => {
@@ -62,6 +66,7 @@ describe("on-demand loading (AUTO_LOAD=true, the default)", () => {
     expect(r.json.code).toBe("model_not_found");
     expect(r.json.suggestions).toContain(OTHER);
     expect(r.json.detail).toContain(`did you mean "${OTHER}"`);
+    expectNoLeak(r.text);
     expect(stack.emu.chats).toHaveLength(0);
   });
 });

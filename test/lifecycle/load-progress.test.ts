@@ -1,5 +1,6 @@
 import { request } from "node:http";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectNoLeak, expectNoWarnings } from "../api/helpers.ts";
 import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
 const MODEL = "qwen/qwen3-4b-2507";
@@ -8,8 +9,8 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack();
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
-  expect(stack.emu.warnings).toEqual([]);
   await stack.close();
 });
 beforeEach(() => stack.emu.reset({ loadTimeMs: 300, loadSteps: 30 }));
@@ -49,6 +50,7 @@ describe("POST /models/load/stream", () => {
         message: expect.stringMatching(/^Failed to load model: .*ran out of memory/),
       },
     });
+    expectNoLeak(r.text);
   });
 
   it("answers a failure known up front with its status code, as /models/load does", async () => {
@@ -58,6 +60,7 @@ describe("POST /models/load/stream", () => {
     expect(r.lines).toHaveLength(1);
     expect(r.lines[0]).toMatchObject({ loaded: false, code: "model_not_found" });
     expect(r.lines[0].suggestions).toContain("qwen/qwen3-4b-2507");
+    expectNoLeak(r.text);
   });
 
   it("a client that disconnects cancels the load", async () => {

@@ -1,5 +1,6 @@
 import { request } from "node:http";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectNoWarnings } from "../api/helpers.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 let stack: Stack;
@@ -8,8 +9,8 @@ const MODEL = "qwen/qwen3-4b-2507";
 beforeAll(async () => {
   stack = await startStack();
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
-  expect(stack.emu.warnings).toEqual([]);
   await stack.close();
 });
 beforeEach(() => {
@@ -20,36 +21,40 @@ beforeEach(() => {
   });
 });
 
-/** Starts a POST, resolves once the first response bytes arrived (or headers, for JSON), then destroys the socket. */
-function startAndAbort(path: string, body: unknown, abortWhen: "first-byte" | "after-ms", ms = 0) {
+/**
+ * Starts a POST and destroys its socket once `abortWhen` happened: the first response bytes
+ * arrived, or a condition on the emulator's records holds (the chat or the load is under way
+ * upstream). Resolves with the time of the abort.
+ */
+function startAndAbort(path: string, body: unknown, abortWhen: "first-byte" | (() => boolean)) {
   return new Promise<number>((resolve, reject) => {
     const url = new URL(path, stack.url);
+    const abort = () => {
+      const at = performance.now();
+      req.destroy();
+      resolve(at);
+    };
     const req = request(url, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
       res.once("data", () => {
-        if (abortWhen === "first-byte") {
-          const at = performance.now();
-          req.destroy();
-          resolve(at);
-        }
+        if (abortWhen === "first-byte") abort();
       });
     });
     req.on("error", () => {});
     req.end(JSON.stringify(body));
-    if (abortWhen === "after-ms") {
-      setTimeout(() => {
-        const at = performance.now();
-        req.destroy();
-        resolve(at);
-      }, ms);
-    }
-    setTimeout(() => reject(new Error("no first byte")), 5_000).unref();
+    if (abortWhen === "first-byte") setTimeout(() => reject(new Error("no first byte")), 5_000).unref();
+    else stack.emu.waitFor(abortWhen, 5_000).then(abort, reject);
   });
 }
+
+/** The emulator is generating the latest chat: at least one chunk is out. */
+const generating = () => (stack.emu.chats.at(-1)?.chunksSent ?? 0) >= 1;
+/** A load is under way upstream. */
+const loading = () => stack.emu.loads.at(-1)?.outcome === "pending";
 
 describe("a client that goes away cancels the generation upstream", () => {
   // Chunks come every 300 ms: a service that only noticed the abort on its next write would show
   // ~300 ms. The best of three tries keeps a busy CI machine's scheduling noise out of the figure.
-  async function cancelLatency(path: string, abortWhen: "first-byte" | "after-ms", ms = 0): Promise<number> {
+  async function cancelLatency(path: string, abortWhen: "first-byte" | (() => boolean)): Promise<number> {
     const latencies: number[] = [];
     for (let i = 0; i < 3; i++) {
       stack.emu.reset({
@@ -61,7 +66,6 @@ describe("a client that goes away cancels the generation upstream", () => {
         path,
         { messages: [{ role: "user", content: "count" }] },
         abortWhen,
-        ms,
       );
       const chat = () => stack.emu.chats.at(-1);
       await stack.emu.waitFor(() => chat()?.outcome === "cancelled", 2_000);
@@ -79,7 +83,7 @@ describe("a client that goes away cancels the generation upstream", () => {
   });
 
   it("non-streaming: the upstream is streamed too, so an abort is seen at once", async () => {
-    const latency = await cancelLatency("/chat/regular", "after-ms", 400);
+    const latency = await cancelLatency("/chat/regular", generating);
     console.info(`non-streaming cancel reached the emulator after ${latency.toFixed(1)} ms`);
     expect(latency).toBeLessThan(100);
   });
@@ -100,7 +104,7 @@ describe("a client that goes away cancels the generation upstream", () => {
 describe("a client that goes away while its model loads", () => {
   it("cancels the load when nobody else waits for that model", async () => {
     stack.emu.reset({ loadTimeMs: 2_000, loadSteps: 20 });
-    await startAndAbort("/models/load", { model_key: MODEL }, "after-ms", 300);
+    await startAndAbort("/models/load", { model_key: MODEL }, loading);
     await stack.emu.waitFor(() => stack.emu.loads.at(-1)?.outcome === "cancelled", 1_000);
     expect(stack.emu.loaded()).toEqual([]);
   });
@@ -112,7 +116,9 @@ describe("a client that goes away while its model loads", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model_key: MODEL }),
     });
-    await startAndAbort("/models/load", { model_key: MODEL }, "after-ms", 200);
+    await stack.emu.waitFor(loading);
+    // The streamed variant joins the same load; its first progress line shows it is waiting too.
+    await startAndAbort("/models/load/stream", { model_key: MODEL }, "first-byte");
     const res = await patient;
     expect(res.status).toBe(200);
     expect((await res.json()).identifier).toBe(MODEL);
@@ -127,8 +133,8 @@ describe("a client that goes away while its model loads", () => {
     await startAndAbort(
       "/chat/stream",
       { model_key: MODEL, messages: [{ role: "user", content: "hi" }] },
-      "after-ms",
-      300,
+      // Its first progress line: the chat is waiting for the load.
+      "first-byte",
     );
     await stack.emu.waitFor(() => stack.emu.loads.at(-1)?.outcome === "cancelled", 1_000);
   });

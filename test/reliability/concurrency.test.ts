@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectNoWarnings } from "../api/helpers.ts";
 import { postJson, type Stack, startStack } from "../helpers/stack.ts";
 
 const MODEL = "qwen/qwen3-4b-2507";
@@ -10,8 +11,8 @@ describe("loads are serialised per model key", () => {
   beforeAll(async () => {
     stack = await startStack();
   });
+  afterEach(() => expectNoWarnings(stack.emu));
   afterAll(async () => {
-    expect(stack.emu.warnings).toEqual([]);
     await stack.close();
   });
   beforeEach(async () => {
@@ -52,6 +53,7 @@ describe("exclusive loads refuse to unload models that are busy", () => {
   beforeAll(async () => {
     stack = await startStack();
   });
+  afterEach(() => expectNoWarnings(stack.emu));
   afterAll(async () => {
     await stack.close();
   });
@@ -78,38 +80,52 @@ describe("admission control", () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
-      env: { MAX_CONCURRENT_CHATS: "1", MAX_QUEUED_CHATS: "1", QUEUE_TIMEOUT_MS: "300" },
-      emulator: { preload: [MODEL] },
+      env: { MAX_CONCURRENT_CHATS: "1", MAX_QUEUED_CHATS: "1", QUEUE_TIMEOUT_MS: "600" },
     });
   });
+  beforeEach(() => stack.emu.reset({ preload: [MODEL] }));
+  afterEach(() => expectNoWarnings(stack.emu));
   afterAll(async () => {
     await stack.close();
   });
 
   it("runs one, queues one, and refuses the third with 429 and Retry-After", async () => {
-    stack.emu.configure({ chunkDelayMs: 40, reply: "a b c d e" });
+    // The first chat holds the only slot for about 0.3 s.
+    stack.emu.configure({ chunkDelayMs: 60, reply: "a b c d e" });
     const first = postJson(`${stack.url}/chat/regular`, chatBody());
     await stack.emu.waitFor(() => stack.emu.chats.length === 1);
-    const second = postJson(`${stack.url}/chat/regular`, chatBody());
-    await new Promise((r) => setTimeout(r, 30));
-    const third = await postJson(`${stack.url}/chat/regular`, chatBody());
-    expect(third.status).toBe(429);
-    expect(third.headers.get("retry-after")).toBe("1");
-    expect(third.json.code).toBe("queue_full");
+    // Two more arrive while it runs: whichever the service sees first takes the one queue place,
+    // the other is refused at once. Neither reaches LM Studio before the first chat ends.
+    const [second, third] = await Promise.all([
+      postJson(`${stack.url}/chat/regular`, chatBody()),
+      postJson(`${stack.url}/chat/regular`, chatBody()),
+    ]);
+    const refused = [second, third].filter((r) => r.status === 429);
+    const queued = [second, third].filter((r) => r.status !== 429);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.headers.get("retry-after")).toBe("1");
+    expect(refused[0]?.json.code).toBe("queue_full");
+    expect(queued[0]?.status).toBe(200);
+    expect(queued[0]?.json.queue_ms).toBeGreaterThan(0);
     expect((await first).status).toBe(200);
-    const queued = await second;
-    expect(queued.status).toBe(200);
-    expect(queued.json.queue_ms).toBeGreaterThan(0);
     expect(stack.emu.chats).toHaveLength(2);
+    expect(stack.emu.chats.map((c) => c.outcome)).toEqual(["finished", "finished"]);
+    // The queued chat started upstream only once the first had ended.
+    expect(stack.emu.chats[1]?.startedAt).toBeGreaterThanOrEqual(stack.emu.chats[0]?.endedAt ?? Infinity);
   });
 
   it("a queued chat that waits longer than QUEUE_TIMEOUT_MS gets 429", async () => {
+    // The first chat holds the only slot for about 1 s, longer than the queue timeout.
     stack.emu.configure({ chunkDelayMs: 200, reply: "a b c d e" });
     const first = postJson(`${stack.url}/chat/regular`, chatBody());
-    await stack.emu.waitFor(() => stack.emu.chats.length === 3);
+    await stack.emu.waitFor(() => stack.emu.chats.length === 1);
+    const started = performance.now();
     const late = await postJson(`${stack.url}/chat/regular`, chatBody());
     expect(late.status).toBe(429);
     expect(late.json.code).toBe("queue_timeout");
+    expect(late.headers.get("retry-after")).toBe("1");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(550);
+    expect(stack.emu.chats).toHaveLength(1);
     expect((await first).status).toBe(200);
   });
 });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectNoLeak } from "../api/helpers.ts";
 import { LmStudioEmulator } from "../emulator/emulator.ts";
 import { postJson, type Stack, startStack } from "../helpers/stack.ts";
 
@@ -51,6 +52,7 @@ describe("connecting to LM Studio has a deadline", () => {
     const took = performance.now() - started;
     expect(r.status).toBe(504);
     expect(r.json).toMatchObject({ code: "upstream_timeout", detail: expect.stringMatching(/connecting/) });
+    expectNoLeak(r.text);
     expect(took).toBeGreaterThanOrEqual(250);
     expect(took).toBeLessThan(3_000);
   });

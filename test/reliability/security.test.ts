@@ -1,13 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PNG_1x1, postJson, type Stack, startStack } from "../helpers/stack.ts";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectNoLeak, expectNoWarnings } from "../api/helpers.ts";
+import { PNG_1x1, postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
 const MODEL = "qwen/qwen3-4b-2507";
 
 describe("API keys", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ env: { API_KEYS: "key-one, key-two" }, emulator: { preload: [MODEL] } });
+    stack = await startStack({ env: { API_KEYS: "key-one, key-two" } });
   });
+  beforeEach(() => stack.emu.reset({ preload: [MODEL] }));
+  afterEach(() => expectNoWarnings(stack.emu));
   afterAll(async () => {
     await stack.close();
   });
@@ -132,25 +135,101 @@ describe("CORS", () => {
 });
 
 describe("what a response never contains", () => {
-  it("no stack traces or internal paths, even for internal failures", async () => {
-    const stack = await startStack({ emulator: { preload: [MODEL] } });
-    try {
-      stack.emu.failNextChat({
-        status: 500,
-        body: { error: "Error: boom\n    at Foo (/secret/path/file.js:1:1)" },
-      });
-      const r = await postJson(`${stack.url}/chat/regular`, { messages: [{ role: "user", content: "x" }] });
-      expect(r.status).toBe(502);
-      expect(r.text).not.toMatch(/\n\s+at |node_modules|\/work\//);
-      const bad = await fetch(`${stack.url}/chat`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: "{not json",
-      });
-      expect(bad.status).toBe(400);
-      expect(await bad.text()).not.toMatch(/\n\s+at |node_modules|\/work\//);
-    } finally {
-      await stack.close();
-    }
+  /** LM Studio's text with a stack frame: flattened onto one line, and as a multi-line stack. */
+  const TRACES = [
+    "Error: boom at Foo (/secret/path/file.js:1:1)",
+    "Error: boom\n    at Foo (/secret/path/file.js:1:1)",
+  ];
+  /** Nothing of that text reaches the client: not the message, the frame or the path. */
+  const expectNoUpstreamTrace = (text: string) => {
+    expectNoLeak(text);
+    expect(text).not.toContain("boom");
+    expect(text).not.toContain("/secret/path");
+    expect(text).not.toContain("Foo (");
+  };
+  /** A load failure's message is reported ("Failed to load model: ..."), its frame and path never. */
+  const expectNoFrame = (text: string) => {
+    expectNoLeak(text);
+    expect(text).not.toContain("/secret/path");
+    expect(text).not.toContain("Foo (");
+  };
+  const messages = [{ role: "user", content: "x" }];
+
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  beforeEach(() => stack.emu.reset({ preload: [MODEL] }));
+  afterEach(() => expectNoWarnings(stack.emu));
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  it.each(TRACES)("a chat LM Studio fails with %j: a 502 without its text", async (trace) => {
+    stack.emu.failNextChat({ status: 500, body: { error: trace } });
+    const r = await postJson(`${stack.url}/chat/regular`, { messages });
+    expect(r.status).toBe(502);
+    expect(typeof r.json.detail).toBe("string");
+    expectNoUpstreamTrace(r.text);
+  });
+
+  it.each(TRACES)("a stream LM Studio fails before the first token with %j: no text of it", async (trace) => {
+    stack.emu.failNextChat({ status: 500, body: { error: trace } });
+    const r = await postJson(`${stack.url}/chat/regular/stream`, { messages });
+    expect(r.status).toBeGreaterThanOrEqual(500);
+    expectNoUpstreamTrace(r.text);
+  });
+
+  it.each(TRACES)(
+    "a stream LM Studio fails mid-answer with %j: an error line without its text",
+    async (trace) => {
+      stack.emu.failNextChat({ afterChunks: 2, body: { error: { message: trace } } });
+      const r = await postNdjson(`${stack.url}/chat/regular/stream`, { messages });
+      expect(r.status).toBe(200);
+      expect(r.lines.at(-1).type).toBe("error");
+      expectNoUpstreamTrace(r.text);
+    },
+  );
+
+  it.each(TRACES)("a load LM Studio fails with %j: the failure body carries no frame", async (trace) => {
+    stack.emu.reset();
+    stack.emu.failNextLoad({ message: trace });
+    const r = await postJson(`${stack.url}/models/load`, { model_key: MODEL });
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.json).toMatchObject({ loaded: false, error: expect.stringMatching(/^Failed to load model: /) });
+    expectNoFrame(r.text);
+  });
+
+  it.each(TRACES)(
+    "a streamed load LM Studio fails with %j: the error line carries no frame",
+    async (trace) => {
+      stack.emu.reset();
+      stack.emu.failNextLoad({ message: trace, atProgress: 0.5 });
+      const r = await postNdjson(`${stack.url}/models/load/stream`, { model_key: MODEL });
+      expect(r.lines.at(-1).type).toBe("error");
+      expectNoFrame(r.text);
+    },
+  );
+
+  it.each(TRACES)(
+    "an on-demand load in a chat stream fails with %j: the error line carries no frame",
+    async (trace) => {
+      stack.emu.reset();
+      stack.emu.failNextLoad({ message: trace, atProgress: 0.5 });
+      const r = await postNdjson(`${stack.url}/chat/stream`, { model_key: MODEL, messages });
+      expect(r.lines.at(-1).type).toBe("error");
+      expect(stack.emu.loads.at(-1)?.outcome).toBe("failed");
+      expectNoFrame(r.text);
+    },
+  );
+
+  it("a body that is not JSON: a 400 without the parser's internals", async () => {
+    const bad = await fetch(`${stack.url}/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
+    expect(bad.status).toBe(400);
+    expectNoLeak(await bad.text());
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LmStudioEmulator } from "../emulator/emulator.ts";
@@ -37,22 +37,49 @@ async function startService(env: Record<string, string>) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout?.on("data", (d) => {
+  const printed = new EventEmitter();
+  const append = (d: Buffer) => {
     output += d;
-  });
-  child.stderr?.on("data", (d) => {
-    output += d;
-  });
+    printed.emit("data");
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
+  child.once("exit", () => printed.emit("exit"));
+
+  /** Resolves once the output matches `pattern`; rejects if the child exits or 10 s pass first. */
+  const waitForOutput = (pattern: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        printed.off("data", check);
+        printed.off("exit", gone);
+        if (error) reject(error);
+        else resolve();
+      };
+      const check = () => {
+        if (pattern.test(output)) finish();
+      };
+      const gone = () => finish(new Error(`exited before printing ${pattern}:\n${output}`));
+      const timer = setTimeout(() => finish(new Error(`no ${pattern} within 10 s:\n${output}`)), 10_000);
+      printed.on("data", check);
+      printed.on("exit", gone);
+      check();
+    });
+
   const url = `http://127.0.0.1:${port}`;
+  // Ready once /health answers: poll it, failing if that takes longer than 10 s.
   const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  for (;;) {
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`the service did not become ready:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, url, output: () => output };
+  return { child, url, output: () => output, waitForOutput };
 }
 
 function exitOf(child: ChildProcess): Promise<number | null> {
@@ -72,7 +99,8 @@ describe("graceful shutdown on SIGTERM", () => {
     });
     const exit = exitOf(svc.child);
     svc.child.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 100));
+    // The service logs this line in its SIGTERM handler, right before it starts draining.
+    await svc.waitForOutput(/shutting down/);
     // While draining the port stays open so that new callers learn why: 503, not a refused connection.
     const late = await fetch(`${svc.url}/models`);
     expect(late.status).toBe(503);
@@ -85,7 +113,6 @@ describe("graceful shutdown on SIGTERM", () => {
     expect(lines.at(-1)).toMatchObject({ type: "done" });
     expect(lines.filter((l) => l.type === "fragment")).toHaveLength(10);
     expect(await exit).toBe(0);
-    expect(svc.output()).toContain("shutting down");
   });
 
   it("ends streams still running after SHUTDOWN_GRACE_MS with an error line, then exits 0", async () => {

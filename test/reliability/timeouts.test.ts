@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectNoLeak, expectNoWarnings } from "../api/helpers.ts";
 import { LmStudioEmulator } from "../emulator/emulator.ts";
 import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
@@ -16,8 +17,8 @@ beforeAll(async () => {
     },
   });
 });
+afterEach(() => expectNoWarnings(stack.emu));
 afterAll(async () => {
-  expect(stack.emu.warnings).toEqual([]);
   await stack.close();
 });
 beforeEach(() => {
@@ -32,6 +33,7 @@ describe("never hang: every wait has a deadline", () => {
     const r = await postJson(`${stack.url}/chat/regular`, chatBody);
     expect(r.status).toBe(504);
     expect(r.json.detail).toMatch(/first token.*300 ms/);
+    expectNoLeak(r.text);
     expect(performance.now() - started).toBeLessThan(2_000);
     await stack.emu.waitFor(() => stack.emu.chats.at(-1)?.outcome === "cancelled");
   });
@@ -41,6 +43,7 @@ describe("never hang: every wait has a deadline", () => {
     const r = await postJson(`${stack.url}/chat/regular/stream`, chatBody);
     expect(r.status).toBe(504);
     expect(r.json.code).toBe("upstream_timeout");
+    expectNoLeak(r.text);
   });
 
   it("silence between two chunks: the stream ends with one error line", async () => {
@@ -54,6 +57,7 @@ describe("never hang: every wait has a deadline", () => {
     });
     expect(r.lines.filter((l) => l.type === "error")).toHaveLength(1);
     expect(r.lines.some((l) => l.type === "done")).toBe(false);
+    expectNoLeak(r.text);
     await stack.emu.waitFor(() => stack.emu.chats.at(-1)?.outcome === "cancelled");
   });
 
@@ -94,6 +98,7 @@ describe("never hang: every wait has a deadline", () => {
       loaded: false,
       error: expect.stringMatching(/^Failed to load model: .*400 ms/),
     });
+    expectNoLeak(r.text);
     await stack.emu.waitFor(() => stack.emu.loads.at(-1)?.outcome === "cancelled");
   });
 });
@@ -105,6 +110,7 @@ describe("LM Studio going away and coming back", () => {
     const r = await postJson(`${stack.url}/models/load`, { model_key: MODEL });
     expect(r.status).toBe(503);
     expect(r.json.error).toMatch(/^Failed to load model: Lost the connection to LM Studio/);
+    expectNoLeak(r.text);
     const again = await postJson(`${stack.url}/models/load`, { model_key: MODEL });
     expect(again.status).toBe(200);
     expect(again.json.identifier).toBe(MODEL);
@@ -115,6 +121,7 @@ describe("LM Studio going away and coming back", () => {
     const r = await postNdjson(`${stack.url}/chat/regular/stream`, chatBody);
     expect(r.lines.filter((l) => l.type === "fragment")).toHaveLength(2);
     expect(r.lines.at(-1)?.type).toBe("error");
+    expectNoLeak(r.text);
   });
 
   it("LM Studio down, then restarted: 503, then works without restarting the service", async () => {
@@ -122,6 +129,7 @@ describe("LM Studio going away and coming back", () => {
     const down = await postJson(`${stack.url}/chat/regular`, chatBody);
     expect(down.status).toBe(503);
     expect(down.json.detail).toMatch(/^Could not connect to LM Studio: Connection refused \(/);
+    expectNoLeak(down.text);
     const models = await fetch(`${stack.url}/models`);
     expect(models.status).toBe(503);
     await stack.emu.restart();

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ServiceError } from "../../errors.ts";
 import type { LoadedModel } from "../../upstreams/types.ts";
 import { downloadedModel, FIXED_ENGINE, fakeUpstream, loadedModel } from "./fake-upstream.test-helper.ts";
@@ -429,5 +429,29 @@ describe("unload", () => {
     const { gate, fake } = setup({ loaded: [loadedModel(QWEN), loadedModel(EMBED, EMBED, "embedding")] });
     expect(await gate.unload(undefined)).toEqual([QWEN, EMBED]);
     expect(fake.loaded).toEqual([]);
+  });
+});
+
+describe("how long the list of loaded models is trusted (LOADED_MODELS_CACHE_MS)", () => {
+  it("within the window a loaded model is known, in any case; past it, nothing is, until the next listing", async () => {
+    const upstream = fakeUpstream({ loaded: [loadedModel(QWEN)] });
+    const trusting = new ModelGate(upstream, () => false, new Map(), 60_000);
+    expect(trusting.knownLoaded(QWEN)).toBeUndefined();
+    await trusting.listLoaded();
+    expect(trusting.knownLoaded("Qwen/Qwen3-4B-2507")).toBe(QWEN);
+
+    vi.useFakeTimers({ toFake: ["performance"] });
+    try {
+      const oneSecond = new ModelGate(upstream, () => false, new Map(), 1_000);
+      await oneSecond.listLoaded();
+      vi.advanceTimersByTime(999);
+      expect(oneSecond.knownLoaded(QWEN)).toBe(QWEN);
+      vi.advanceTimersByTime(2);
+      expect(oneSecond.knownLoaded(QWEN)).toBeUndefined();
+      await oneSecond.listLoaded();
+      expect(oneSecond.knownLoaded(QWEN)).toBe(QWEN);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

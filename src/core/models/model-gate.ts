@@ -37,9 +37,6 @@ interface SharedLoad {
   listeners: Set<(progress: number) => void>;
 }
 
-/** How long a listing of the loaded models is trusted for routing chats straight upstream. */
-const KNOWN_FRESH_MS = 1_000;
-
 const namesOf = (m: LoadedModel) => [m.identifier, m.modelKey];
 const matches = (m: LoadedModel, name: string) => m.identifier === name || m.modelKey === name;
 
@@ -58,22 +55,26 @@ export class ModelGate {
    */
   readonly #known = new Set<string>();
   /**
-   * When #known was last read from the upstream. Past KNOWN_FRESH_MS, chats go through the gate
+   * When #known was last read from the upstream. Past LOADED_MODELS_CACHE_MS, chats go through the gate
    * again (one shared listing): a model unloaded behind our back (TTL, LM Studio's UI) must not
    * reach LM Studio's own JIT from a burst of chats, which would load one copy per chat.
    */
   #knownAt = Number.NEGATIVE_INFINITY;
 
   readonly #aliases: ReadonlyMap<string, string>;
+  /** How long a listing of the loaded models is trusted for sending chats straight upstream. */
+  readonly #knownFreshMs: number;
 
   constructor(
     upstream: Pick<Upstream, "name" | "capabilities" | "models">,
     isBusy: (model: LoadedModel) => boolean,
     aliases: ReadonlyMap<string, string> = new Map(),
+    knownFreshMs = 1_000,
   ) {
     this.#upstream = upstream;
     this.#isBusy = isBusy;
     this.#aliases = aliases;
+    this.#knownFreshMs = knownFreshMs;
   }
 
   /** The model a requested name stands for: an alias's target, else the name itself. */
@@ -109,7 +110,7 @@ export class ModelGate {
 
   /** The loaded name a chat for `name` goes to, when it is known to be loaded (any case). */
   knownLoaded(name: string): string | undefined {
-    if (performance.now() - this.#knownAt > KNOWN_FRESH_MS) return undefined;
+    if (performance.now() - this.#knownAt > this.#knownFreshMs) return undefined;
     if (this.#known.has(name)) return name;
     const r = resolveModelName(name, this.#known);
     return r.kind === "found" ? r.name : undefined;
