@@ -5,6 +5,10 @@ import { z } from "zod";
 const detailSchema = z.object({
   detail: z.string().describe("What went wrong and what to do about it."),
   code: z.string().optional().describe("A stable machine-readable code, e.g. model_not_loaded."),
+  request_id: z
+    .string()
+    .optional()
+    .describe("The request's id (X-Request-Id): quote it when reporting a problem."),
 });
 
 export const validationErrorSchema = z.object({
@@ -15,6 +19,7 @@ export const validationErrorSchema = z.object({
       type: z.string(),
     }),
   ),
+  request_id: z.string().optional().describe("The request's id (X-Request-Id)."),
 });
 
 /** Answers any route may give: a bad key, a body we cannot read, draining. */
