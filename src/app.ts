@@ -15,7 +15,7 @@ import { PrometheusMetrics } from "./core/metrics/prometheus-metrics.ts";
 import { ModelGate } from "./core/models/model-gate.ts";
 import { fromFastifyError } from "./http/fastify-errors.ts";
 import { Lifecycle } from "./http/lifecycle.ts";
-import { REQUEST_ID_HEADER, requestIdOf } from "./http/request-id.ts";
+import { REQUEST_ID_HEADER, requestIdOf, withRequestId } from "./http/request-id.ts";
 import { zodValidatorCompiler } from "./http/validation.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { authPlugin } from "./plugins/auth.ts";
@@ -84,7 +84,10 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   app.setErrorHandler((error, request, reply) => {
     const e = fromFastifyError(error as Parameters<typeof fromFastifyError>[0], request, config.maxBodyBytes);
     if (e.code === "internal_error") request.log.error({ err: error }, "unhandled error");
-    return reply.code(e.status).headers(e.headers).send({ detail: e.message, code: e.code });
+    return reply
+      .code(e.status)
+      .headers(e.headers)
+      .send(withRequestId({ detail: e.message, code: e.code }, request));
   });
 
   const upstream = (opts.upstream ?? ((logger) => createUpstream(config, logger)))(app.log);
