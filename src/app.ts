@@ -58,6 +58,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
         (config.logFormat === "pretty"
           ? pretty({
               colorize: process.stdout.isTTY,
+              singleLine: true,
               translateTime: "SYS:HH:MM:ss.l",
               ignore: "pid,hostname",
             })
