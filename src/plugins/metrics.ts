@@ -17,7 +17,8 @@ export const UNMATCHED_ROUTE = "unmatched";
  */
 export const httpMetricsPlugin = fp<{ metrics: HttpMetrics }>(
   async (app, { metrics }) => {
-    app.addHook("onRequest", async (request, reply) => {
+    // A callback hook, not an async one: no promise per request on this path.
+    app.addHook("onRequest", (request, reply, done) => {
       const res = reply.raw;
       res.once("close", () => {
         const status = res.headersSent || res.writableFinished ? res.statusCode : 499;
@@ -28,6 +29,7 @@ export const httpMetricsPlugin = fp<{ metrics: HttpMetrics }>(
           reply.elapsedTime / 1000,
         );
       });
+      done();
     });
   },
   { name: "http-metrics" },
