@@ -60,6 +60,14 @@ describe("configuration", () => {
     }
   });
 
+  it("observability: JSON logs and metrics on, for keyed clients only, unless told otherwise", () => {
+    expect(loadConfig({})).toMatchObject({ logFormat: "json", metricsEnabled: true, metricsPublic: false });
+    expect(
+      loadConfig({ LOG_FORMAT: "pretty", METRICS_ENABLED: "false", METRICS_PUBLIC: "true" }),
+    ).toMatchObject({ logFormat: "pretty", metricsEnabled: false, metricsPublic: true });
+    expect(() => loadConfig({ LOG_FORMAT: "text" })).toThrow(/LOG_FORMAT="text": must be "json" or "pretty"/);
+  });
+
   it("reads .env under the environment, which wins", () => {
     const dir = mkdtempSync(join(tmpdir(), "lmss-"));
     const file = join(dir, ".env");
