@@ -4,8 +4,9 @@
  * What lmstudio-service adds on top of LM Studio, side by side with the same requests sent straight
  * to the upstream and through Portkey's gateway, in one run (issue 5). Processes, all on 127.0.0.1:
  *   - the LM Studio emulator (bench/emulator-host.ts: the emulator plus an admin port);
- *   - lmstudio-service twice (`node src/main.ts`): LOG_LEVEL=info (the default, the one the bars
- *     are about) and LOG_LEVEL=warn (what request logging costs);
+ *   - lmstudio-service three times (`node src/main.ts`): LOG_LEVEL=info (the default, the one the
+ *     bars are about), LOG_LEVEL=warn (what request logging costs) and METRICS_ENABLED=false (what
+ *     metrics cost);
  *   - Portkey's gateway (@portkey-ai/gateway, headless, with bench/portkey-preload.ts);
  *   - this process: the load generator (undici, keep-alive), which also reads /proc for the others.
  * Every child exits with this process (stdin pipe + bench/watchdog.ts). Method: BENCHMARKS.md.
@@ -148,7 +149,12 @@ const START_FLAGS: string[] = (() => {
   return pkg.scripts.start.split(/\s+/).filter((w) => w.startsWith("--"));
 })();
 
-async function startService(emulatorOrigin: string, logLevel: string, name: string) {
+async function startService(
+  emulatorOrigin: string,
+  logLevel: string,
+  name: string,
+  env: Record<string, string> = {},
+) {
   const port = await freePort();
   const child = spawnNode({
     name,
@@ -162,6 +168,7 @@ async function startService(emulatorOrigin: string, logLevel: string, name: stri
       MAX_CONCURRENT_CHATS: "2000",
       MAX_QUEUED_CHATS: "2000",
       API_KEYS: "",
+      ...env,
     },
     logPath: join(OUT, `${name}.log`),
   });
@@ -219,17 +226,19 @@ const mb = (bytes: number) => round(bytes / MiB);
 async function main(): Promise<void> {
   const started = new Date();
   const load0 = os.loadavg();
-  log(`starting the emulator, the service (twice) and Portkey (${args.quick ? "quick" : "full"} run)`);
+  log(`starting the emulator, the service (three times) and Portkey (${args.quick ? "quick" : "full"} run)`);
   const emu = await startEmulator();
   const admin = adminClient(emu.admin);
-  const [svc, svcWarn, pk] = await Promise.all([
+  const [svc, svcWarn, svcNoMetrics, pk] = await Promise.all([
     startService(emu.origin, "info", "service"),
     startService(emu.origin, "warn", "service_warn"),
+    startService(emu.origin, "info", "service_no_metrics", { METRICS_ENABLED: "false" }),
     startPortkey(),
   ]);
   await Promise.all([
     waitForHttp(svc.origin, svc.child),
     waitForHttp(svcWarn.origin, svcWarn.child),
+    waitForHttp(svcNoMetrics.origin, svcNoMetrics.child),
     waitForHttp(pk.origin, pk.child),
   ]);
   const rssIdle = rssBytes(svc.child.pid);
@@ -296,6 +305,13 @@ async function main(): Promise<void> {
       { key: "service_warn", label: "service, LOG_LEVEL=warn", color: "#79b8ff" },
       svcWarn.origin,
       svcWarn.child,
+      svcChat,
+      svcStream,
+    ),
+    make(
+      { key: "service_no_metrics", label: "service, METRICS_ENABLED=false", color: "#a371f7" },
+      svcNoMetrics.origin,
+      svcNoMetrics.child,
       svcChat,
       svcStream,
     ),

@@ -6,21 +6,26 @@ import cors from "@fastify/cors";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { createSerializerCompiler } from "fastify-type-provider-zod";
 import pino from "pino";
+import pretty from "pino-pretty";
 import type { Config } from "./config.ts";
 import { ActiveChats } from "./core/chat/active-chats.ts";
 import { Admission } from "./core/chat/admission.ts";
 import { ChatService } from "./core/chat/chat-service.ts";
 import { ModelSlots } from "./core/chat/model-slots.ts";
+import { PrometheusMetrics } from "./core/metrics/prometheus-metrics.ts";
 import { ModelGate } from "./core/models/model-gate.ts";
 import { PassthroughService } from "./core/passthrough/passthrough-service.ts";
 import { fromFastifyError } from "./http/fastify-errors.ts";
 import { Lifecycle } from "./http/lifecycle.ts";
+import { REQUEST_ID_HEADER, requestIdOf, withRequestId } from "./http/request-id.ts";
 import { zodValidatorCompiler } from "./http/validation.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { bodyChecksPlugin } from "./plugins/body-checks.ts";
 import { docsPlugin, isDocsPath } from "./plugins/docs.ts";
 import { lifecyclePlugin } from "./plugins/lifecycle.ts";
+import { httpMetricsPlugin, registerMetricsRoute } from "./plugins/metrics.ts";
+import { requestIdPlugin } from "./plugins/request-id.ts";
 import { serverTimingPlugin } from "./plugins/server-timing.ts";
 import { openAiApi } from "./surfaces/openai/index.ts";
 import { referenceApi } from "./surfaces/reference/index.ts";
@@ -51,8 +56,20 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       level: config.logLevel,
       redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
       // Asynchronous writes: a burst of log lines costs one write, not one blocking syscall each.
-      stream: opts.logStream ?? pino.destination({ dest: 1, sync: false }),
+      stream:
+        opts.logStream ??
+        (config.logFormat === "pretty"
+          ? pretty({
+              colorize: process.stdout.isTTY,
+              singleLine: true,
+              translateTime: "SYS:HH:MM:ss.l",
+              ignore: "pid,hostname",
+            })
+          : pino.destination({ dest: 1, sync: false })),
     },
+    // The client's X-Request-Id when well-formed (else a UUID): on every log line, answer and error.
+    genReqId: requestIdOf,
+    requestIdHeader: false,
     // One access line per request (the access-log plugin) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
@@ -71,18 +88,38 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   app.setErrorHandler((error, request, reply) => {
     const e = fromFastifyError(error as Parameters<typeof fromFastifyError>[0], request, config.maxBodyBytes);
     if (e.code === "internal_error") request.log.error({ err: error }, "unhandled error");
-    return reply.code(e.status).headers(e.headers).send({ detail: e.message, code: e.code });
+    return reply
+      .code(e.status)
+      .headers(e.headers)
+      .send(withRequestId({ detail: e.message, code: e.code }, request));
   });
 
   const upstream = (opts.upstream ?? ((logger) => createUpstream(config, logger)))(app.log);
   const lifecycle = new Lifecycle();
   const active = new ActiveChats();
-  const models = new ModelGate(upstream, active.isBusy, config.modelAliases, config.loadedModelsCacheMs);
   const admission = new Admission({
     maxConcurrent: config.maxConcurrentChats,
     maxQueued: config.maxQueuedChats,
     queueTimeoutMs: config.queueTimeoutMs,
   });
+  const metrics: PrometheusMetrics | undefined = config.metricsEnabled
+    ? new PrometheusMetrics({
+        admission,
+        upstream: {
+          kind: config.upstreamKind,
+          version: () => models.version(),
+          loadedModelKeys: async () => (await models.listLoaded()).map((m) => m.modelKey),
+        },
+        probeTimeoutMs: Math.min(config.sdkTimeoutMs, 2_000),
+      })
+    : undefined;
+  const models: ModelGate = new ModelGate(
+    upstream,
+    active.isBusy,
+    config.modelAliases,
+    config.loadedModelsCacheMs,
+    metrics,
+  );
   const slots = new ModelSlots({
     perModel: config.maxChatsPerModel,
     maxQueued: config.maxQueuedChats,
@@ -93,6 +130,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     autoLoadExclusive: config.autoLoadExclusive,
     modelTtlSeconds: config.modelTtlSeconds,
     progressIntervalMs: PROGRESS_INTERVAL_MS,
+    observer: metrics,
   });
   const passthrough = new PassthroughService(upstream.passthrough, models, active, {
     autoLoad: config.autoLoad,
@@ -104,12 +142,16 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     await upstream.close();
   });
 
-  // Draining and auth come first: nothing else runs for a request we will not serve.
+  // The request id first (every answer has it), then draining and auth: nothing else runs for a
+  // request we will not serve.
+  await app.register(requestIdPlugin);
   await app.register(lifecyclePlugin, { lifecycle });
   await app.register(accessLogPlugin);
+  if (metrics) await app.register(httpMetricsPlugin, { metrics });
   await app.register(authPlugin, {
     apiKeys: config.apiKeys,
-    isPublic: (path) => path === "/health" || isDocsPath(path),
+    isPublic: (path) =>
+      path === "/health" || isDocsPath(path) || (path === "/metrics" && config.metricsPublic),
   });
   await app.register(bodyChecksPlugin);
   await app.register(serverTimingPlugin);
@@ -118,10 +160,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     // Credentials are only ever allowed for an explicit list of origins, never for "*".
     credentials: !config.corsOrigins.includes("*"),
     methods: ["GET", "POST", "OPTIONS"],
-    exposedHeaders: ["server-timing", "retry-after"],
+    exposedHeaders: ["server-timing", "retry-after", REQUEST_ID_HEADER],
     maxAge: 600,
   });
   await app.register(docsPlugin, { apiKeys: config.apiKeys.length > 0 });
+  if (metrics) registerMetricsRoute(app, metrics);
 
   await app.register(referenceApi, {
     config,

@@ -105,6 +105,14 @@ describe("loadConfig", () => {
     });
   });
 
+  it("observability: JSON logs and metrics on, for keyed clients only, unless told otherwise", () => {
+    expect(loadConfig({})).toMatchObject({ logFormat: "json", metricsEnabled: true, metricsPublic: false });
+    expect(
+      loadConfig({ LOG_FORMAT: "pretty", METRICS_ENABLED: "false", METRICS_PUBLIC: "true" }),
+    ).toMatchObject({ logFormat: "pretty", metricsEnabled: false, metricsPublic: true });
+    expect(() => loadConfig({ LOG_FORMAT: "text" })).toThrow(/LOG_FORMAT="text": must be "json" or "pretty"/);
+  });
+
   it("treats empty values as unset", () => {
     expect(loadConfig({ PORT: "", HOST: "" })).toMatchObject({ port: 8000, host: "127.0.0.1" });
   });

@@ -73,6 +73,7 @@ export const envSchema = z.object({
   MAX_IMAGE_BYTES: int(1).default(20 * 1024 * 1024),
   MAX_BODY_BYTES: int(1024).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty"], { error: 'must be "json" or "pretty"' }).default("json"),
   API_KEYS: list.default([]),
   AUTO_LOAD: bool.default(true),
   AUTO_LOAD_EXCLUSIVE: bool.default(false),
@@ -88,6 +89,8 @@ export const envSchema = z.object({
   SDK_TIMEOUT_MS: int(1).default(10_000),
   LOAD_TIMEOUT_MS: int(1).default(600_000),
   SHUTDOWN_GRACE_MS: int(0).default(10_000),
+  METRICS_ENABLED: bool.default(true),
+  METRICS_PUBLIC: bool.default(false),
 });
 
 export interface Config {
@@ -106,6 +109,8 @@ export interface Config {
   maxImageBytes: number;
   maxBodyBytes: number;
   logLevel: string;
+  /** JSON lines (default), or readable lines for a terminal. */
+  logFormat: "json" | "pretty";
   apiKeys: string[];
   autoLoad: boolean;
   autoLoadExclusive: boolean;
@@ -121,6 +126,10 @@ export interface Config {
   sdkTimeoutMs: number;
   loadTimeoutMs: number;
   shutdownGraceMs: number;
+  /** GET /metrics and the counting behind it. */
+  metricsEnabled: boolean;
+  /** /metrics answers without an API key even when API_KEYS is set. */
+  metricsPublic: boolean;
 }
 
 /**
@@ -193,6 +202,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
     maxImageBytes: e.MAX_IMAGE_BYTES,
     maxBodyBytes: e.MAX_BODY_BYTES ?? defaultBodyLimit(e.MAX_IMAGE_BYTES),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     apiKeys: e.API_KEYS,
     autoLoad: e.AUTO_LOAD,
     autoLoadExclusive: e.AUTO_LOAD_EXCLUSIVE,
@@ -208,5 +218,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
     sdkTimeoutMs: e.SDK_TIMEOUT_MS,
     loadTimeoutMs: e.LOAD_TIMEOUT_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    metricsEnabled: e.METRICS_ENABLED,
+    metricsPublic: e.METRICS_PUBLIC,
   };
 }

@@ -2,7 +2,7 @@
 import type { BarGroup } from "./chart.ts";
 import { round } from "./stats.ts";
 
-export const TARGET_KEYS = ["direct", "service", "service_warn", "portkey"] as const;
+export const TARGET_KEYS = ["direct", "service", "service_warn", "service_no_metrics", "portkey"] as const;
 export type TargetKey = (typeof TARGET_KEYS)[number];
 export type ByTarget<V> = Record<TargetKey, V>;
 /** Only some targets run scenarios 5 and 6. */
@@ -85,6 +85,7 @@ export interface Bar {
 
 export function bars(r: Results): Bar[] {
   const ratio = r.c50_rps.service / r.c50_rps.portkey;
+  const metricsCost = 1 - r.c50_rps.service / r.c50_rps.service_no_metrics;
   const abortMax = r.abort_max_ms.service;
   return [
     {
@@ -96,6 +97,11 @@ export function bars(r: Results): Bar[] {
       bar: "c50_rps: service ≥ 2 × Portkey",
       value: `${r.c50_rps.service} vs ${r.c50_rps.portkey} req/s (×${round(ratio)})`,
       pass: ratio >= 2 && r.c50_errors.service === 0,
+    },
+    {
+      bar: "metrics cost: c50_rps with metrics within 3 % of METRICS_ENABLED=false",
+      value: `${r.c50_rps.service} vs ${r.c50_rps.service_no_metrics} req/s (${round(metricsCost * 100)} %)`,
+      pass: metricsCost <= 0.03,
     },
     {
       bar: "stream_ttfb_added_ms ≤ 1.0",
@@ -199,7 +205,8 @@ export interface ChartSummaries {
 }
 
 export function chartGroups(r: Results, targets: readonly TargetInfo[]): BarGroup[] {
-  const short = (t: TargetInfo) => t.label.replace(", LOG_LEVEL=", " ");
+  const short = (t: TargetInfo) =>
+    t.label.replace(", LOG_LEVEL=", " ").replace(", METRICS_ENABLED=", " metrics ");
   const bars = (f: (k: TargetKey) => number | null | undefined, only?: readonly TargetKey[]) =>
     targets
       .filter((t) => !only || only.includes(t.key))

@@ -80,6 +80,8 @@ export interface ChatRequest {
   params: SamplingParams;
   /** Aborting it must stop the generation upstream. */
   signal: AbortSignal;
+  /** Sent upstream as X-Request-Id where the protocol has headers, to correlate both sides' logs. */
+  requestId?: string;
 }
 
 export interface ChatUsage {

@@ -232,6 +232,7 @@ describe("HTTP-level errors", () => {
       expect(body).toEqual({
         detail: `Method Not Allowed: ${method} ${path} (use ${allow})`,
         code: "method_not_allowed",
+        request_id: res.headers.get("x-request-id"),
       });
     },
   );

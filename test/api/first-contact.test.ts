@@ -162,6 +162,7 @@ describe("Fastify's own errors carry our codes", () => {
   const send = (body: string, headers: Record<string, string>) =>
     fetch(`${stack.url}/chat`, { method: "POST", headers, body }).then(async (r) => ({
       status: r.status,
+      headers: r.headers,
       text: await r.text(),
     }));
 
@@ -171,6 +172,7 @@ describe("Fastify's own errors carry our codes", () => {
     expect(JSON.parse(r.text)).toEqual({
       detail: 'Unsupported Media Type "text/plain": send Content-Type: application/json',
       code: "unsupported_media_type",
+      request_id: r.headers.get("x-request-id"),
     });
   });
 

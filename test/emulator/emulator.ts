@@ -60,6 +60,8 @@ export interface ChatRecord {
   endedAt?: number;
   status: number;
   authorization?: string;
+  /** extra: the request's X-Request-Id header, when it had one (a gateway correlating logs) */
+  requestId?: string;
   /** extra: it waited for one of the instance's `parallel` prediction slots */
   queued: boolean;
 }
@@ -1544,6 +1546,7 @@ export class LmStudioEmulator {
       startedAt: performance.now(),
       status: 0,
       authorization: req.headers.authorization,
+      requestId: typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : undefined,
       queued: false,
     };
     this.pushChat(rec);

@@ -48,6 +48,7 @@ describe("POST /models/load/stream", () => {
       error: {
         code: "insufficient_memory",
         message: expect.stringMatching(/^Failed to load model: .*ran out of memory/),
+        request_id: r.headers.get("x-request-id"),
       },
     });
     expectNoLeak(r.text);

@@ -132,7 +132,7 @@ describe("graceful shutdown on SIGTERM", () => {
       .map((l) => JSON.parse(l));
     expect(lines.at(-1)).toEqual({
       type: "error",
-      error: { code: "shutting_down", message: expect.any(String) },
+      error: { code: "shutting_down", message: expect.any(String), request_id: expect.any(String) },
     });
     expect(await exit).toBe(0);
     expect(performance.now() - signalledAt).toBeLessThan(3_000);

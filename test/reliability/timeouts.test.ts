@@ -53,7 +53,11 @@ describe("never hang: every wait has a deadline", () => {
     const last = r.lines.at(-1);
     expect(last).toEqual({
       type: "error",
-      error: { code: "upstream_timeout", message: expect.stringMatching(/next chunk/) },
+      error: {
+        code: "upstream_timeout",
+        message: expect.stringMatching(/next chunk/),
+        request_id: r.headers.get("x-request-id"),
+      },
     });
     expect(r.lines.filter((l) => l.type === "error")).toHaveLength(1);
     expect(r.lines.some((l) => l.type === "done")).toBe(false);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ServiceError } from "../../errors.ts";
 import type { ChatEngine, ChatEvent, ChatRequest, LoadedModel } from "../../upstreams/types.ts";
+import type { ChatEnd, ChatObserver, ChatReport, ModelObserver } from "../metrics/observer.ts";
 import {
   type Deferred,
   deferred,
@@ -73,6 +74,27 @@ class FakeChatEngine implements ChatEngine {
   }
 }
 
+/** An observer that records what the core reports, and the chats in flight per model. */
+class RecordingObserver implements ChatObserver, ModelObserver {
+  readonly endings: ChatEnd[] = [];
+  readonly refusals: Array<{ report: ChatReport; code: string }> = [];
+  readonly loads: Array<{ model: string; outcome: string }> = [];
+  readonly inFlightNow = new Map<string, number>();
+  queued(): void {}
+  notAdmitted(report: ChatReport, code: string): void {
+    this.refusals.push({ report: { ...report }, code });
+  }
+  inFlight(model: string, delta: 1 | -1): void {
+    this.inFlightNow.set(model, (this.inFlightNow.get(model) ?? 0) + delta);
+  }
+  ended(end: ChatEnd): void {
+    this.endings.push({ ...end, report: { ...end.report } });
+  }
+  loadEnded(model: string, outcome: string): void {
+    this.loads.push({ model, outcome });
+  }
+}
+
 /** The real ActiveChats, counting how many chats it holds in all (it exposes only isBusy). */
 class CountedActiveChats extends ActiveChats {
   total = 0;
@@ -100,7 +122,8 @@ function setup(
     loaded: opts.loaded ?? [],
   });
   const active = new CountedActiveChats();
-  const gate = new ModelGate(upstream, active.isBusy);
+  const observer = new RecordingObserver();
+  const gate = new ModelGate(upstream, active.isBusy, new Map(), 1_000, observer);
   const admission = new Admission({
     maxConcurrent: opts.maxConcurrent ?? 4,
     maxQueued: 4,
@@ -114,8 +137,9 @@ function setup(
     modelTtlSeconds: opts.modelTtlSeconds,
     // Every progress value passes: the throttle has its own tests.
     progressIntervalMs: 0,
+    observer,
   });
-  return { service, engine, gate, fake: upstream.models, active, admission, slots };
+  return { service, engine, gate, fake: upstream.models, active, admission, slots, observer };
 }
 
 function chatRun(model: string, signal = new AbortController().signal): ChatRun {
@@ -361,5 +385,67 @@ describe("active chats and admission slots", () => {
     hold.resolve();
     for (let step = await first.next(); !step.done; step = await first.next());
     expect(engine.requests).toHaveLength(1);
+  });
+});
+
+describe("what the core reports to metrics", () => {
+  it("a completed chat: ok under the model key its alias-free, case-folded name resolves to, with tokens", async () => {
+    const { service, observer } = setup({ loaded: [loadedModel(QWEN)] });
+    const run = chatRun("Qwen/Qwen3-4B-2507");
+    const ticket = await service.admit(run.signal, "reference");
+    await collect(Promise.resolve(service.run(run, ticket)));
+    expect(observer.endings).toHaveLength(1);
+    expect(observer.endings[0]?.report).toEqual({
+      surface: "reference",
+      model: QWEN,
+      outcome: "ok",
+      promptTokens: 3,
+      completionTokens: 2,
+    });
+    expect(observer.endings[0]?.usage?.completionTokens).toBe(2);
+    expect(observer.inFlightNow.get(QWEN)).toBe(0);
+  });
+
+  it("a consumer that stops after the first delta: cancelled, and nothing left in flight", async () => {
+    const { service, observer } = setup({ loaded: [loadedModel(QWEN)] });
+    const chat = await start(service, chatRun(QWEN));
+    await chat.next();
+    await chat.return(undefined);
+    expect(observer.endings.map((e) => e.report.outcome)).toEqual(["cancelled"]);
+    expect(observer.inFlightNow.get(QWEN)).toBe(0);
+  });
+
+  it("a model nobody has: rejected under other, and the made-up name is never reported", async () => {
+    const { service, observer } = setup();
+    await expect(collect(start(service, chatRun("made-up-model")))).rejects.toMatchObject({
+      code: "model_not_found",
+    });
+    expect(observer.endings.map((e) => e.report)).toEqual([
+      { surface: "unknown", model: "other", outcome: "rejected" },
+    ]);
+    expect([...observer.inFlightNow.keys()]).toEqual([]);
+  });
+
+  it("an on-demand load is reported once, by model key, and the chat runs under that key", async () => {
+    const { service, observer, fake } = setup();
+    const done = collect(start(service, chatRun(GEMMA)));
+    (await fake.loadCall(0)).succeed();
+    await done;
+    expect(observer.loads).toEqual([{ model: GEMMA, outcome: "ok" }]);
+    expect(observer.endings[0]?.report).toMatchObject({ model: GEMMA, outcome: "ok" });
+  });
+
+  it("a chat refused at admission (queue full) is reported with its code", async () => {
+    const { service, observer, admission } = setup({ maxConcurrent: 1 });
+    const release = await admission.acquire();
+    const waiting = Array.from({ length: 4 }, () => service.admit(new AbortController().signal, "openai"));
+    await expect(service.admit(new AbortController().signal, "openai")).rejects.toMatchObject({
+      code: "queue_full",
+    });
+    expect(observer.refusals).toEqual([
+      { report: { surface: "openai", model: "other", outcome: "rejected" }, code: "queue_full" },
+    ]);
+    release();
+    for (const w of waiting) (await w).release();
   });
 });

@@ -7,6 +7,15 @@ import type {
   SamplingParams,
   UpstreamMessage,
 } from "../../upstreams/types.ts";
+import {
+  type ChatObserver,
+  type ChatOutcome,
+  type ChatReport,
+  noObserver,
+  OTHER_MODEL,
+  UNKNOWN_SURFACE,
+} from "../metrics/observer.ts";
+import { chatOutcomeOf } from "../metrics/outcome.ts";
 import type { ModelGate } from "../models/model-gate.ts";
 import { throttleProgress } from "../models/throttle-progress.ts";
 import type { ActiveChats } from "./active-chats.ts";
@@ -34,12 +43,16 @@ export interface ChatRun {
   signal: AbortSignal;
   /** Filled in as the chat goes, so that a caller can report timings even when it fails. */
   timings: ChatTimings;
+  /** The request's id, sent upstream (X-Request-Id) so that both logs name the same chat. */
+  requestId?: string;
 }
 
 export interface AdmissionTicket {
   /** Frees the slot; safe to call more than once. */
   release: () => void;
   queueMs: number | undefined;
+  /** The chat's surface, model label, outcome and tokens, filled in as it goes (metrics, access log). */
+  report: ChatReport;
 }
 
 export interface ChatServiceOptions {
@@ -48,6 +61,8 @@ export interface ChatServiceOptions {
   modelTtlSeconds: number | undefined;
   /** Minimum spacing of load progress events; the first and the last (1.0) always pass. */
   progressIntervalMs: number;
+  /** Metrics; none by default. */
+  observer?: ChatObserver;
 }
 
 const LOAD_ON_DEMAND = new Set(["model_not_loaded", "no_models_loaded"]);
@@ -63,6 +78,7 @@ export class ChatService {
   readonly #active: ActiveChats;
   readonly #slots: ModelSlots;
   readonly #opts: ChatServiceOptions;
+  readonly #observer: ChatObserver;
 
   constructor(
     engine: ChatEngine,
@@ -78,6 +94,7 @@ export class ChatService {
     this.#admission = admission;
     this.#active = active;
     this.#opts = opts;
+    this.#observer = opts.observer ?? noObserver;
   }
 
   /** Chats running and queued, in all and per model, for /health. */
@@ -91,30 +108,49 @@ export class ChatService {
 
   /**
    * Waits for a chat slot. Surfaces call it before they read the request's body, so that queued
-   * requests hold no body in memory; `run` takes the ticket.
+   * requests hold no body in memory; `run` takes the ticket. `surface` labels the chat's metrics
+   * ("reference", "openai", "ollama").
    */
-  async admit(signal: AbortSignal): Promise<AdmissionTicket> {
+  async admit(signal: AbortSignal, surface: string = UNKNOWN_SURFACE): Promise<AdmissionTicket> {
+    const report: ChatReport = { surface, model: OTHER_MODEL };
     const queuedAt = performance.now();
-    const release = await this.#admission.acquire(signal);
+    let release: () => void;
+    try {
+      release = await this.#admission.acquire(signal);
+    } catch (error) {
+      report.outcome = chatOutcomeOf(error);
+      this.#observer.notAdmitted(report, isServiceError(error) ? error.code : "internal_error");
+      throw error;
+    }
     const waited = performance.now() - queuedAt;
-    return { release, queueMs: waited >= 1 ? round(waited) : undefined };
+    this.#observer.queued(waited / 1000);
+    return { release, queueMs: waited >= 1 ? round(waited) : undefined, report };
   }
 
   /** Runs one admitted chat; the ticket is released when it ends, however it ends. */
   async *run(chat: ChatRun, ticket: AdmissionTicket): AsyncGenerator<ChatOutput> {
     const release = ticket.release;
+    const report = ticket.report;
     if (ticket.queueMs !== undefined) chat.timings.queueMs = ticket.queueMs;
     chat = { ...chat, model: this.#models.dealias(chat.model) };
     // Busy under the name it was asked by until we know the loaded name it resolves to.
     let tracked = chat.model;
     this.#active.add(tracked);
+    // In flight for metrics only under a resolved model: a name a client made up is no label.
+    let inFlight: string | undefined;
     const target = (name: string) => {
       this.#active.remove(tracked);
       tracked = name;
       this.#active.add(tracked);
+      if (inFlight !== undefined) this.#observer.inFlight(inFlight, -1);
+      inFlight = this.#models.modelKeyOf(name);
+      report.model = inFlight ?? OTHER_MODEL;
+      if (inFlight !== undefined) this.#observer.inFlight(inFlight, 1);
     };
     let upstream: AsyncIterator<ChatEvent> | undefined;
     let releaseSlot: (() => void) | undefined;
+    let outcome: ChatOutcome | undefined;
+    let usage: ChatUsage | undefined;
     try {
       const known = this.#models.knownLoaded(chat.model) ?? (await this.#refreshedName(chat.model));
       if (known !== undefined) target(known);
@@ -159,17 +195,36 @@ export class ChatService {
             chat.timings.upstreamMs += endedAt - (firstTokenAt ?? started);
             chat.timings.timeToFirstTokenMs = round((firstTokenAt ?? endedAt) - started);
             chat.timings.generationMs = round(endedAt - (firstTokenAt ?? endedAt));
+            // Counted before the consumer sees the end: it may stop iterating right after.
+            outcome = "ok";
+            usage = event.usage;
+            if (usage) {
+              report.promptTokens = usage.promptTokens;
+              report.completionTokens = usage.completionTokens;
+            }
             yield { ...event, timings: chat.timings };
           }
         }
         return;
       }
+    } catch (error) {
+      outcome ??= chatOutcomeOf(error);
+      throw error;
     } finally {
       // A consumer that stopped early: let the engine cancel the generation upstream.
       upstream?.return?.().catch(() => {});
       releaseSlot?.();
       this.#active.remove(tracked);
       release();
+      // Neither ended nor failed: the consumer stopped (client gone, shutdown).
+      report.outcome = outcome ?? "cancelled";
+      if (inFlight !== undefined) this.#observer.inFlight(inFlight, -1);
+      this.#observer.ended({
+        report,
+        usage,
+        timeToFirstTokenMs: chat.timings.timeToFirstTokenMs,
+        generationMs: chat.timings.generationMs,
+      });
     }
   }
 

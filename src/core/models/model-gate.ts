@@ -3,6 +3,8 @@
  */
 import { ServiceError } from "../../errors.ts";
 import type { DownloadedModel, LoadedModel, Upstream } from "../../upstreams/types.ts";
+import { type ModelObserver, noObserver } from "../metrics/observer.ts";
+import { loadOutcomeOf } from "../metrics/outcome.ts";
 import { closeMatches } from "./close-matches.ts";
 import { resolveModelName } from "./resolve-model-name.ts";
 
@@ -61,20 +63,29 @@ export class ModelGate {
    */
   #knownAt = Number.NEGATIVE_INFINITY;
 
+  /**
+   * Model key of every name (identifier or key) ever seen loaded: the metrics label of a chat.
+   * Never cleared, and bounded by the models the upstream has: a name a client made up never gets in.
+   */
+  readonly #keyOf = new Map<string, string>();
+
   readonly #aliases: ReadonlyMap<string, string>;
   /** How long a listing of the loaded models is trusted for sending chats straight upstream. */
   readonly #knownFreshMs: number;
+  readonly #observer: ModelObserver;
 
   constructor(
     upstream: Pick<Upstream, "name" | "capabilities" | "models">,
     isBusy: (model: LoadedModel) => boolean,
     aliases: ReadonlyMap<string, string> = new Map(),
     knownFreshMs = 1_000,
+    observer: ModelObserver = noObserver,
   ) {
     this.#upstream = upstream;
     this.#isBusy = isBusy;
     this.#aliases = aliases;
     this.#knownFreshMs = knownFreshMs;
+    this.#observer = observer;
   }
 
   /** The model a requested name stands for: an alias's target, else the name itself. */
@@ -122,7 +133,15 @@ export class ModelGate {
   }
 
   #remember(m: LoadedModel): void {
-    for (const n of namesOf(m)) this.#known.add(n);
+    for (const n of namesOf(m)) {
+      this.#known.add(n);
+      this.#keyOf.set(n, m.modelKey);
+    }
+  }
+
+  /** The model key of a name the gate has seen loaded (as `knownLoaded` returns it), for metrics labels. */
+  modelKeyOf(loadedName: string): string | undefined {
+    return this.#keyOf.get(loadedName);
   }
 
   async listDownloaded(): Promise<DownloadedModel[]> {
@@ -260,15 +279,24 @@ export class ModelGate {
       throw cannotManage(this.#upstream.name, "load models");
     }
     signal.throwIfAborted();
-    const model = await this.#upstream.models.load({
-      modelKey: entry.modelKey,
-      type: entry.type,
-      identifier: opts.identifier,
-      contextLength: opts.contextLength,
-      ttlSeconds: opts.ttlSeconds,
-      signal,
-      onProgress,
-    });
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    let model: LoadedModel;
+    try {
+      model = await this.#upstream.models.load({
+        modelKey: entry.modelKey,
+        type: entry.type,
+        identifier: opts.identifier,
+        contextLength: opts.contextLength,
+        ttlSeconds: opts.ttlSeconds,
+        signal,
+        onProgress,
+      });
+    } catch (error) {
+      this.#observer.loadEnded(entry.modelKey, loadOutcomeOf(error), seconds());
+      throw error;
+    }
+    this.#observer.loadEnded(entry.modelKey, "ok", seconds());
     this.#remember(model);
     return { model, unloaded, alreadyLoaded: false };
   }

@@ -68,7 +68,7 @@ export function registerForwardRoutes(app: FastifyInstance, deps: ForwardRouteDe
   const { config, chat, passthrough, lifecycle } = deps;
   const typed = app.withTypeProvider<ZodTypeProvider>();
   // The same admission as /chat: a slot (or the queue, or a 429) before the body is read.
-  const preParsing = admitBeforeBody(chat, lifecycle);
+  const preParsing = admitBeforeBody(chat, lifecycle, "openai");
 
   for (const endpoint of ENDPOINTS) {
     typed.post(

@@ -6,6 +6,7 @@ import type { ChatOutput, ChatService, ChatTimings } from "../../core/chat/chat-
 import { ServiceError, toServiceError } from "../../errors.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { beginNdjson, writeLine } from "../../http/ndjson.ts";
+import { withRequestId } from "../../http/request-id.ts";
 import { serverTiming } from "../../http/server-timing.ts";
 import { admission, admitBeforeBody } from "../shared/admit-before-body.ts";
 import { type ChatBody, type ChatSchemas, chatResponseSchema, streamLineSchema } from "./chat-schemas.ts";
@@ -96,12 +97,13 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         params: toSamplingParams(body.config),
         signal,
         timings,
+        requestId: request.id,
       },
       ticket,
     );
     return { events, timings };
   };
-  const preParsing = admitBeforeBody(chat, lifecycle);
+  const preParsing = admitBeforeBody(chat, lifecycle, "reference");
 
   for (const route of ROUTES) {
     typed.post(
@@ -186,7 +188,10 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
             ? new ServiceError(503, "shutting_down", "The service is shutting down; retry")
             : toServiceError(error);
           logServiceError(request, e);
-          writeLine(res, { type: "error", error: { code: e.code, message: e.message } });
+          writeLine(res, {
+            type: "error",
+            error: withRequestId({ code: e.code, message: e.message }, request),
+          });
         } finally {
           if (!res.destroyed) res.addTrailers({ "server-timing": serverTiming(reply.elapsedTime, timings) });
           res.end();

@@ -6,6 +6,10 @@ const detailSchema = z.object({
   detail: z.string().describe("What went wrong and what to do about it."),
   code: z.string().optional().describe("A stable machine-readable code, e.g. model_not_loaded."),
   suggestions: z.array(z.string()).optional().describe("Close matches, when a model name matched nothing."),
+  request_id: z
+    .string()
+    .optional()
+    .describe("The request's id (X-Request-Id): quote it when reporting a problem."),
 });
 
 export const validationErrorSchema = z.object({
@@ -16,6 +20,7 @@ export const validationErrorSchema = z.object({
       type: z.string(),
     }),
   ),
+  request_id: z.string().optional().describe("The request's id (X-Request-Id)."),
 });
 
 /** Answers any route may give: a bad key, a body we cannot read, draining. */

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ServiceError } from "../../errors.ts";
 import { fromFastifyError } from "../../http/fastify-errors.ts";
+import { withRequestId } from "../../http/request-id.ts";
 
 /** One FastAPI-style validation item: `{"loc":["body","messages",0,"role"],"msg":"...","type":"..."}`. */
 export interface ValidationDetail {
@@ -63,12 +64,12 @@ export function sendReferenceError(
 ) {
   if ("validation" in error && error.validation) {
     const { status, detail } = toFastApiDetails(error.validation, error.validationContext);
-    return reply.code(status).send({ detail });
+    return reply.code(status).send(withRequestId({ detail }, request));
   }
   const e = fromFastifyError(error as FastifyError, request, maxBodyBytes);
   logServiceError(request, e);
   const body = "detail" in e.extra ? e.extra : { detail: e.message, code: e.code, ...e.extra };
-  return reply.code(e.status).headers(e.headers).send(body);
+  return reply.code(e.status).headers(e.headers).send(withRequestId(body, request));
 }
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
@@ -82,11 +83,18 @@ export function notFound(app: FastifyInstance) {
       return reply
         .code(405)
         .header("allow", allowed.join(", "))
-        .send({
-          detail: `Method Not Allowed: ${request.method} ${path} (use ${allowed.join(" or ")})`,
-          code: "method_not_allowed",
-        });
+        .send(
+          withRequestId(
+            {
+              detail: `Method Not Allowed: ${request.method} ${path} (use ${allowed.join(" or ")})`,
+              code: "method_not_allowed",
+            },
+            request,
+          ),
+        );
     }
-    return reply.code(404).send({ detail: `Not Found: ${request.method} ${path}`, code: "not_found" });
+    return reply
+      .code(404)
+      .send(withRequestId({ detail: `Not Found: ${request.method} ${path}`, code: "not_found" }, request));
   };
 }

@@ -6,6 +6,7 @@ import { throttleProgress } from "../../core/models/throttle-progress.ts";
 import { toServiceError } from "../../errors.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { beginNdjson, writeLine } from "../../http/ndjson.ts";
+import { withRequestId } from "../../http/request-id.ts";
 import { requestSignal } from "../../http/request-signal.ts";
 import { commonErrors, detailSchema } from "./error-schemas.ts";
 import {
@@ -113,7 +114,7 @@ export function registerModelRoutes(
         return reply
           .code(f.error.status as 503)
           .headers(f.error.headers)
-          .send(f.body);
+          .send(withRequestId(f.body, request));
       }
     },
   );
@@ -173,9 +174,12 @@ export function registerModelRoutes(
           return reply
             .code(f.error.status as 503)
             .headers(f.error.headers)
-            .send(f.body);
+            .send(withRequestId(f.body, request));
         }
-        writeLine(res, { type: "error", error: { code: f.error.code, message: f.body.error } });
+        writeLine(res, {
+          type: "error",
+          error: withRequestId({ code: f.error.code, message: f.body.error }, request),
+        });
         res.end();
       }
       return reply;

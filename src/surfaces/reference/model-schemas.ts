@@ -54,6 +54,7 @@ export const loadFailureSchema = z.object({
   error: z.string().describe('"Failed to load model: <why>"'),
   code: z.string().optional(),
   suggestions: z.array(z.string()).optional(),
+  request_id: z.string().optional().describe("The request's id (X-Request-Id)."),
 });
 
 export const unloadBodySchema = strictObject(

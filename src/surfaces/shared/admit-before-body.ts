@@ -1,6 +1,7 @@
 // surfaces/shared: what every API surface does the same way, whatever its wire format.
 import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from "fastify";
 import type { AdmissionTicket, ChatService } from "../../core/chat/chat-service.ts";
+import { setAccessLogFields } from "../../http/access-log-fields.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { requestSignal } from "../../http/request-signal.ts";
 
@@ -15,11 +16,25 @@ const admitted = new WeakMap<FastifyRequest, Admitted>();
  * A `preParsing` hook that waits for a chat slot before the body is read: queued requests (and
  * those refused with 429) hold no body in memory, however large the body they are sending. The
  * slot is freed when the response closes, even when validation refuses the body.
+ *
+ * `surface` labels the chats' metrics ("reference", "openai", "ollama"); the access line of the
+ * request gets the chat's model, tokens and outcome.
  */
-export function admitBeforeBody(chat: ChatService, lifecycle: Lifecycle): preParsingAsyncHookHandler {
+export function admitBeforeBody(
+  chat: ChatService,
+  lifecycle: Lifecycle,
+  surface: string,
+): preParsingAsyncHookHandler {
   return async (request, reply, payload) => {
     const signal = requestSignal(reply, lifecycle);
-    const ticket = await chat.admit(signal);
+    const ticket = await chat.admit(signal, surface);
+    const report = ticket.report;
+    setAccessLogFields(request, () => ({
+      model: report.model,
+      ...(report.outcome !== undefined && { outcome: report.outcome }),
+      ...(report.promptTokens !== undefined && { prompt_tokens: report.promptTokens }),
+      ...(report.completionTokens !== undefined && { completion_tokens: report.completionTokens }),
+    }));
     reply.raw.once("close", ticket.release);
     admitted.set(request, { ticket, signal });
     return payload;

@@ -77,7 +77,10 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
               stream: true,
               stream_options: { include_usage: true },
             },
-            { signal: controller.signal },
+            {
+              signal: controller.signal,
+              ...(request.requestId !== undefined && { headers: { "x-request-id": request.requestId } }),
+            },
           )
           .asResponse();
       } catch (error) {
