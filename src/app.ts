@@ -20,6 +20,7 @@ import { bodyChecksPlugin } from "./plugins/body-checks.ts";
 import { docsPlugin, isDocsPath } from "./plugins/docs.ts";
 import { lifecyclePlugin } from "./plugins/lifecycle.ts";
 import { serverTimingPlugin } from "./plugins/server-timing.ts";
+import { isPlaygroundPath, playground } from "./surfaces/playground/index.ts";
 import { referenceApi } from "./surfaces/reference/index.ts";
 import { createUpstream } from "./upstreams/create-upstream.ts";
 import type { Upstream } from "./upstreams/types.ts";
@@ -95,7 +96,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   await app.register(accessLogPlugin);
   await app.register(authPlugin, {
     apiKeys: config.apiKeys,
-    isPublic: (path) => path === "/health" || isDocsPath(path),
+    isPublic: (path) => path === "/health" || isDocsPath(path) || isPlaygroundPath(path),
   });
   await app.register(bodyChecksPlugin);
   await app.register(serverTimingPlugin);
@@ -116,6 +117,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     lifecycle,
     progressIntervalMs: PROGRESS_INTERVAL_MS,
   });
+  await app.register(playground);
 
   await app.ready();
   return { app, lifecycle, upstream };

@@ -1,0 +1,33 @@
+import { existsSync } from "node:fs";
+import { type Browser, chromium } from "playwright-core";
+
+const DEBIAN_CHROMIUM = "/usr/bin/chromium";
+
+/** No updates, no sync, no pings: a test browser must reach nothing but the page it is given. */
+const QUIET = [
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-sync",
+  "--disable-quic",
+];
+
+/**
+ * A headless Chromium: Debian's /usr/bin/chromium when present, else the one @sparticuz/chromium
+ * unpacks (no system packages needed).
+ */
+export async function launchBrowser(): Promise<Browser> {
+  if (existsSync(DEBIAN_CHROMIUM)) {
+    return chromium.launch({
+      executablePath: DEBIAN_CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", ...QUIET],
+    });
+  }
+  const { default: sparticuz } = await import("@sparticuz/chromium");
+  return chromium.launch({
+    executablePath: await sparticuz.executablePath(),
+    headless: true,
+    args: [...sparticuz.args, ...QUIET],
+  });
+}
