@@ -13,6 +13,16 @@ const QUIET = [
 ];
 
 /**
+ * @sparticuz/chromium's flags suit AWS Lambda: one process (which dies when a second browser
+ * context closes) and web security off. Tests keep the browser's real security model.
+ */
+const LAMBDA_ONLY = new Set([
+  "--single-process",
+  "--disable-web-security",
+  "--allow-running-insecure-content",
+]);
+
+/**
  * A headless Chromium: Debian's /usr/bin/chromium when present, else the one @sparticuz/chromium
  * unpacks (no system packages needed).
  */
@@ -28,6 +38,6 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: await sparticuz.executablePath(),
     headless: true,
-    args: [...sparticuz.args, ...QUIET],
+    args: [...sparticuz.args.filter((a) => !LAMBDA_ONLY.has(a)), ...QUIET],
   });
 }
