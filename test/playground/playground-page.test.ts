@@ -81,7 +81,7 @@ async function recordProgress(page: Page): Promise<() => Promise<number[]>> {
       for (const r of records) {
         const target = r.target as Element;
         if (r.type === "attributes" && target.getAttribute("role") === "progressbar") note(target);
-        for (const added of r.addedNodes) {
+        for (const added of Array.from(r.addedNodes)) {
           if (added instanceof Element) added.querySelectorAll('[role="progressbar"]').forEach(note);
         }
       }
@@ -271,8 +271,8 @@ describe("the playground page", () => {
     await expect(page.getByRole("img", { name: "Image to send: dot.png" }).count()).resolves.toBe(0);
 
     expect(posted).toEqual(["/chat/vision/stream"]);
-    const content = (stack.emu.chats[0]?.body as { messages: Array<{ content: unknown }> }).messages[0]
-      ?.content;
+    const content = (stack.emu.chats[0]?.body as { messages: Array<{ content: unknown }> } | undefined)
+      ?.messages[0]?.content;
     expect(content).toEqual([
       { type: "text", text: "What is in this image?" },
       { type: "image_url", image_url: { url: `data:image/png;base64,${PNG_1x1}` } },
@@ -310,8 +310,8 @@ describe("the playground page", () => {
     await page.getByRole("button", { name: "Remove pasted.png" }).click();
     await page.getByRole("button", { name: "Send" }).click();
     await page.locator(".turn.assistant .usage").filter({ hasText: "qwen3-vl-4b-instruct" }).waitFor();
-    const content = (stack.emu.chats[0]?.body as { messages: Array<{ content: unknown[] }> }).messages[0]
-      ?.content;
+    const content = (stack.emu.chats[0]?.body as { messages: Array<{ content: unknown[] }> } | undefined)
+      ?.messages[0]?.content;
     expect(content?.filter((p) => (p as { type: string }).type === "image_url")).toHaveLength(1);
   });
 
@@ -383,7 +383,7 @@ describe("the playground page", () => {
     await page.getByRole("button", { name: "Send" }).click();
     await page.locator(".turn.assistant .usage").filter({ hasText: "tok/s" }).waitFor();
     const first = page.locator(".turn.assistant").first();
-    await expect(first.locator(".markdown").innerText()).resolves.toBe("The answer is 4.");
+    await expect(first.locator(".markdown").textContent()).resolves.toBe("The answer is 4.\n");
     await expect(first.locator("details.reasoning").getAttribute("open")).resolves.toBeNull();
     await expect(first.locator("details.reasoning").textContent()).resolves.toContain(
       "Two and two make four.",
