@@ -149,6 +149,37 @@ describe("the playground page", () => {
     expect(errors).toEqual([]);
   });
 
+  it("follows the system's light or dark scheme", async () => {
+    const { page } = await openPlayground();
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: "light" });
+    const light = await background();
+    await page.emulateMedia({ colorScheme: "dark" });
+    const dark = await background();
+    expect(light).toBe("rgb(245, 246, 248)");
+    expect(dark).toBe("rgb(15, 17, 21)");
+  });
+
+  it("is usable from the keyboard: Tab reaches the controls, Enter sends, Escape stops", async () => {
+    const { page, stack } = await openPlayground({
+      emulator: { preload: ["qwen/qwen3-4b-2507"], reply: "word ".repeat(2_000).trim(), chunkDelayMs: 20 },
+    });
+    const focused = () => page.evaluate(() => document.activeElement?.id ?? "");
+    await page.getByRole("combobox", { name: "Model" }).focus();
+    const order: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press("Tab");
+      order.push(await focused());
+    }
+    expect(order).toEqual(expect.arrayContaining(["temperature", "max-tokens", "message", "image"]));
+    await page.getByRole("textbox", { name: "Message" }).focus();
+    await page.keyboard.type("Go on");
+    await page.keyboard.press("Enter");
+    await page.locator(".turn.assistant .markdown").filter({ hasText: "word" }).waitFor();
+    await page.keyboard.press("Escape");
+    await stack.emu.waitFor(() => stack.emu.chats[0]?.outcome === "cancelled", 5_000);
+  });
+
   it("loads a model with a progress bar that goes from start to end", async () => {
     const { page, stack, external } = await openPlayground({ emulator: { loadTimeMs: 1_500, loadSteps: 5 } });
     const progress = await recordProgress(page);
