@@ -65,10 +65,14 @@ try {
     .filter({ hasText: "qwen3-vl-4b-instruct" })
     .getByRole("button", { name: "Load" })
     .click();
-  await page.waitForFunction(() => {
-    const bar = document.querySelector('[role="progressbar"]');
-    return Number(bar?.getAttribute("aria-valuenow")) >= 42;
-  }, undefined, { timeout: 120_000 });
+  await page.waitForFunction(
+    () => {
+      const bar = document.querySelector('[role="progressbar"]');
+      return Number(bar?.getAttribute("aria-valuenow")) >= 42;
+    },
+    undefined,
+    { timeout: 120_000 },
+  );
   await page.getByRole("textbox", { name: "Message" }).focus();
   await page.screenshot({ path: OUT.pathname });
   console.log(`wrote ${OUT.pathname}`);
