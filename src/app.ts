@@ -28,6 +28,7 @@ import { httpMetricsPlugin, registerMetricsRoute } from "./plugins/metrics.ts";
 import { requestIdPlugin } from "./plugins/request-id.ts";
 import { serverTimingPlugin } from "./plugins/server-timing.ts";
 import { openAiApi } from "./surfaces/openai/index.ts";
+import { isPlaygroundPath, playground } from "./surfaces/playground/index.ts";
 import { referenceApi } from "./surfaces/reference/index.ts";
 import { createUpstream } from "./upstreams/create-upstream.ts";
 import type { Upstream } from "./upstreams/types.ts";
@@ -151,7 +152,10 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   await app.register(authPlugin, {
     apiKeys: config.apiKeys,
     isPublic: (path) =>
-      path === "/health" || isDocsPath(path) || (path === "/metrics" && config.metricsPublic),
+      path === "/health" ||
+      isDocsPath(path) ||
+      isPlaygroundPath(path) ||
+      (path === "/metrics" && config.metricsPublic),
   });
   await app.register(bodyChecksPlugin);
   await app.register(serverTimingPlugin);
@@ -174,6 +178,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     progressIntervalMs: PROGRESS_INTERVAL_MS,
   });
   await app.register(openAiApi, { prefix: "/v1", config, chat, passthrough, lifecycle });
+  await app.register(playground);
 
   await app.ready();
   return { app, lifecycle, upstream };

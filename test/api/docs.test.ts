@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { launchTestBrowser, type TestBrowser } from "../helpers/browser.ts";
 import { countColour, decodePng, distinctColours, type Png } from "../helpers/png.ts";
 import { postJson, type Stack, startStack } from "../helpers/stack.ts";
 import { expectNoWarnings, getJson, type Json } from "./helpers.ts";
@@ -197,7 +197,7 @@ describe("GET /docs", () => {
   describe("in a real headless Chromium", () => {
     let browser: TestBrowser;
     beforeAll(async () => {
-      browser = await launchBrowser();
+      browser = await launchTestBrowser();
     }, 60_000);
     afterAll(async () => {
       await browser?.close();

@@ -1,71 +1,66 @@
-/**
- * Headless Chromium for the browser tests, on any machine: Debian's /usr/bin/chromium when it is
- * installed, else the Chromium shipped inside the @sparticuz/chromium devDependency (unpacked from
- * node_modules into the temp directory on first use; nothing is downloaded).
- */
 import { existsSync } from "node:fs";
-import sparticuz from "@sparticuz/chromium";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 const DEBIAN_CHROMIUM = "/usr/bin/chromium";
 
-/** Keep the browser off the network: no updates, no sync, no background requests, no QUIC. */
-export const OFFLINE_ARGS = [
+/** No updates, no sync, no pings: a test browser must reach nothing but the page it is given. */
+const QUIET = [
   "--disable-background-networking",
   "--disable-component-update",
+  "--no-first-run",
   "--disable-sync",
   "--disable-quic",
-  "--disable-default-apps",
-  "--disable-domain-reliability",
-  "--disable-client-side-phishing-detection",
-  "--no-first-run",
-  "--no-default-browser-check",
-  "--no-pings",
-  "--metrics-recording-only",
 ];
 
-/** @sparticuz/chromium's flags are for AWS Lambda; these tests load only our own pages. */
-const NOT_FOR_US = ["--disable-web-security", "--allow-running-insecure-content"];
+/**
+ * @sparticuz/chromium's flags suit AWS Lambda: one process (which dies when a second browser
+ * context closes) and web security off. Tests keep the browser's real security model.
+ */
+const LAMBDA_ONLY = new Set([
+  "--single-process",
+  "--disable-web-security",
+  "--allow-running-insecure-content",
+]);
+
+/**
+ * A headless Chromium: Debian's /usr/bin/chromium when present, else the one @sparticuz/chromium
+ * unpacks (no system packages needed).
+ */
+export async function launchBrowser(): Promise<Browser> {
+  if (existsSync(DEBIAN_CHROMIUM)) {
+    return chromium.launch({
+      executablePath: DEBIAN_CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", ...QUIET],
+    });
+  }
+  const { default: sparticuz } = await import("@sparticuz/chromium");
+  return chromium.launch({
+    executablePath: await sparticuz.executablePath(),
+    headless: true,
+    args: [...sparticuz.args.filter((a) => !LAMBDA_ONLY.has(a)), ...QUIET],
+  });
+}
 
 export interface TestBrowser {
   /** Which Chromium runs: "debian" (/usr/bin/chromium) or "sparticuz" (@sparticuz/chromium). */
   source: "debian" | "sparticuz";
   browser: Browser;
-  /**
-   * A new tab of the given size. Every tab shares one browser context: @sparticuz/chromium runs
-   * single-process, where closing a context closes the whole browser.
-   */
+  /** A new tab of the given size, in a context of its own. */
   newPage(viewport: { width: number; height: number }): Promise<Page>;
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<TestBrowser> {
-  const debian = existsSync(DEBIAN_CHROMIUM);
-  const browser = await chromium.launch(
-    debian
-      ? {
-          executablePath: DEBIAN_CHROMIUM,
-          headless: true,
-          args: ["--no-sandbox", "--disable-gpu", ...OFFLINE_ARGS],
-        }
-      : {
-          executablePath: await sparticuz.executablePath(),
-          headless: true,
-          args: [...sparticuz.args.filter((a) => !NOT_FOR_US.includes(a)), ...OFFLINE_ARGS],
-        },
-  );
-  let context: BrowserContext | undefined;
+/** The same browser, with the tabs the docs test asks for. */
+export async function launchTestBrowser(): Promise<TestBrowser> {
+  const browser = await launchBrowser();
   return {
-    source: debian ? "debian" : "sparticuz",
+    source: existsSync(DEBIAN_CHROMIUM) ? "debian" : "sparticuz",
     browser,
     async newPage(viewport) {
-      context ??= await browser.newContext();
-      const page = await context.newPage();
-      await page.setViewportSize(viewport);
-      return page;
+      const context = await browser.newContext({ viewport });
+      return context.newPage();
     },
-    async close() {
-      await browser.close();
-    },
+    close: () => browser.close(),
   };
 }
