@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import { ActiveChats } from "./core/chat/active-chats.ts";
 import { Admission } from "./core/chat/admission.ts";
 import { ChatService } from "./core/chat/chat-service.ts";
+import { EmbeddingService } from "./core/embeddings/embedding-service.ts";
 import { ModelGate } from "./core/models/model-gate.ts";
 import { fromFastifyError } from "./http/fastify-errors.ts";
 import { Lifecycle } from "./http/lifecycle.ts";
@@ -20,6 +21,7 @@ import { bodyChecksPlugin } from "./plugins/body-checks.ts";
 import { docsPlugin, isDocsPath } from "./plugins/docs.ts";
 import { lifecyclePlugin } from "./plugins/lifecycle.ts";
 import { serverTimingPlugin } from "./plugins/server-timing.ts";
+import { ollamaApi } from "./surfaces/ollama/index.ts";
 import { referenceApi } from "./surfaces/reference/index.ts";
 import { createUpstream } from "./upstreams/create-upstream.ts";
 import type { Upstream } from "./upstreams/types.ts";
@@ -115,6 +117,19 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     chat,
     lifecycle,
     progressIntervalMs: PROGRESS_INTERVAL_MS,
+  });
+
+  await app.register(ollamaApi, {
+    prefix: "/api",
+    models,
+    chat,
+    embeddings: new EmbeddingService(upstream.embeddings, models, {
+      autoLoad: config.autoLoad,
+      modelTtlSeconds: config.modelTtlSeconds,
+    }),
+    lifecycle,
+    maxImageBytes: config.maxImageBytes,
+    maxBodyBytes: config.maxBodyBytes,
   });
 
   await app.ready();

@@ -14,11 +14,24 @@ export interface DownloadedModel {
   trainedForToolUse: boolean;
   maxContextLength: number;
   sizeBytes: number;
+  /** What the upstream says of the file, when it says it (LM Studio does; plain engines do not). */
+  format?: string;
+  architecture?: string;
+  /** e.g. "4B" */
+  paramsString?: string;
+  /** e.g. "Q4_K_M" */
+  quantization?: string;
+  /** The model's path under the upstream's models folder. */
+  path?: string;
 }
 
 export interface LoadedModel extends DownloadedModel {
   identifier: string;
   contextLength: number;
+  /** Idle time after which the upstream unloads it; null or undefined: never. */
+  ttlMs?: number | null;
+  /** When it last served a request (Unix ms), if the upstream says. */
+  lastUsedTime?: number | null;
 }
 
 export interface LoadOptions {
@@ -59,10 +72,32 @@ export type UpstreamContentPart =
   | { type: "text"; text: string }
   | { type: "image_url"; image_url: { url: string } };
 
-export interface UpstreamMessage {
-  role: "system" | "user" | "assistant";
-  content: string | UpstreamContentPart[];
+/** A tool call as OpenAI sends it: arguments are a JSON text. */
+export interface UpstreamToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
 }
+
+export interface UpstreamMessage {
+  role: "system" | "user" | "assistant" | "tool";
+  content: string | UpstreamContentPart[];
+  /** Assistant messages that called tools. */
+  tool_calls?: UpstreamToolCall[];
+  /** Tool messages: the call they answer. */
+  tool_call_id?: string;
+}
+
+/** A function the model may call (OpenAI's `tools` entries). */
+export interface UpstreamTool {
+  type: "function";
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
+
+/** Structured output (OpenAI's `response_format`). */
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json_schema"; json_schema: { name: string; schema: Record<string, unknown>; strict?: boolean } };
 
 export interface SamplingParams {
   temperature?: number;
@@ -70,6 +105,13 @@ export interface SamplingParams {
   top_p?: number;
   presence_penalty?: number;
   frequency_penalty?: number;
+  top_k?: number;
+  min_p?: number;
+  repeat_penalty?: number;
+  seed?: number;
+  stop?: string[];
+  /** For reasoning models that take it (gpt-oss): "low" | "medium" | "high". */
+  reasoning_effort?: "low" | "medium" | "high";
 }
 
 export interface ChatRequest {
@@ -78,6 +120,10 @@ export interface ChatRequest {
   params: SamplingParams;
   /** Aborting it must stop the generation upstream. */
   signal: AbortSignal;
+  tools?: UpstreamTool[];
+  responseFormat?: ResponseFormat;
+  /** Report the model's reasoning as `reasoning` events (otherwise it is dropped). */
+  reasoning?: boolean;
 }
 
 export interface ChatUsage {
@@ -86,8 +132,17 @@ export interface ChatUsage {
   totalTokens: number;
 }
 
+/** A complete tool call from the stream, its arguments still as the model wrote them (JSON text). */
+export interface ChatToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
 export type ChatEvent =
   | { type: "delta"; content: string }
+  | { type: "reasoning"; content: string }
+  | { type: "tool_calls"; calls: ChatToolCall[] }
   | { type: "end"; model: string; finishReason: string; usage: ChatUsage | undefined };
 
 export interface ChatEngine {
@@ -99,11 +154,30 @@ export interface ChatEngine {
   stream(request: ChatRequest): AsyncIterable<ChatEvent>;
 }
 
+export interface EmbeddingRequest {
+  model: string;
+  input: string[];
+  signal: AbortSignal;
+}
+
+export interface EmbeddingResult {
+  model: string;
+  embeddings: number[][];
+  promptTokens: number | undefined;
+}
+
+export interface EmbeddingEngine {
+  /** Same error contract as ChatEngine.stream: ServiceErrors, "model_not_loaded" when it is not. */
+  embed(request: EmbeddingRequest): Promise<EmbeddingResult>;
+}
+
 export interface Upstream {
   /** How messages name it: "LM Studio", or the configured name of an engine. */
   readonly name: string;
   readonly capabilities: UpstreamCapabilities;
   readonly models: ModelManager;
   readonly chat: ChatEngine;
+  /** Absent when the upstream serves no embeddings. */
+  readonly embeddings?: EmbeddingEngine;
   close(): Promise<void>;
 }

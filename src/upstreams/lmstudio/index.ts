@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../../config.ts";
 import { createChatEngine } from "../openai-compatible/chat-engine.ts";
+import { createEmbeddingEngine } from "../openai-compatible/embedding-engine.ts";
 import { createChatErrorMapper } from "../openai-compatible/map-openai-error.ts";
 import { createUndiciFetch } from "../openai-compatible/undici-fetch.ts";
 import type { Upstream } from "../types.ts";
@@ -21,6 +22,20 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     loadTimeoutMs: config.loadTimeoutMs,
     logger,
   });
+  const mapError = createChatErrorMapper({
+    name: LMSTUDIO,
+    baseUrl: config.openaiBaseUrl,
+    credentialsHint: "OPENAI_API_KEY to a valid LM Studio API token",
+    recognise: recogniseLmStudioChatError,
+  });
+  const embeddings = createEmbeddingEngine({
+    name: LMSTUDIO,
+    baseURL: config.openaiBaseUrl,
+    apiKey: config.openaiApiKey,
+    fetch: http.fetch,
+    timeoutMs: config.firstTokenTimeoutMs,
+    mapError,
+  });
   const chat = createChatEngine({
     name: LMSTUDIO,
     baseURL: config.openaiBaseUrl,
@@ -29,17 +44,13 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     fetch: http.fetch,
     firstTokenTimeoutMs: config.firstTokenTimeoutMs,
     chunkTimeoutMs: config.chunkTimeoutMs,
-    mapError: createChatErrorMapper({
-      name: LMSTUDIO,
-      baseUrl: config.openaiBaseUrl,
-      credentialsHint: "OPENAI_API_KEY to a valid LM Studio API token",
-      recognise: recogniseLmStudioChatError,
-    }),
+    mapError,
   });
   return {
     name: LMSTUDIO,
     capabilities: { listDownloaded: true, loadUnload: true, loadProgress: true },
     models,
+    embeddings,
     chat: {
       async *stream(request) {
         yield* chat.stream({ ...request, messages: await convertWebpImages(request.messages) });

@@ -27,11 +27,25 @@ function toDownloaded(info: ModelInfo): DownloadedModel {
     trainedForToolUse: info.type === "llm" ? info.trainedForToolUse : false,
     maxContextLength: info.maxContextLength,
     sizeBytes: info.sizeBytes,
+    format: info.format,
+    path: info.path,
+    ...(info.architecture !== undefined && { architecture: info.architecture }),
+    ...(info.paramsString !== undefined && { paramsString: info.paramsString }),
+    ...(info.quantization?.name !== undefined && { quantization: info.quantization.name }),
   };
 }
 
-function toLoaded(info: LLMInstanceInfo | EmbeddingModelInstanceInfo): LoadedModel {
-  return { ...toDownloaded(info), identifier: info.identifier, contextLength: info.contextLength };
+/** LM Studio 0.4's instance info also says when the instance expires; older typings lack the fields. */
+type WithTtl = { ttlMs?: number | null; lastUsedTime?: number | null };
+
+function toLoaded(info: (LLMInstanceInfo | EmbeddingModelInstanceInfo) & WithTtl): LoadedModel {
+  return {
+    ...toDownloaded(info),
+    identifier: info.identifier,
+    contextLength: info.contextLength,
+    ttlMs: info.ttlMs ?? null,
+    lastUsedTime: info.lastUsedTime ?? null,
+  };
 }
 
 /**

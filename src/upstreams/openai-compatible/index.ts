@@ -4,6 +4,7 @@ import { ServiceError } from "../../errors.ts";
 import type { LoadedModel, ModelManager, Upstream } from "../types.ts";
 import { unrecognised, upstreamTimeout } from "../upstream-errors.ts";
 import { createChatEngine } from "./chat-engine.ts";
+import { createEmbeddingEngine } from "./embedding-engine.ts";
 import { createChatErrorMapper } from "./map-openai-error.ts";
 import { createUndiciFetch, type FetchFn } from "./undici-fetch.ts";
 
@@ -76,6 +77,11 @@ export function createOpenAiCompatibleUpstream(config: Config): Upstream {
     connectTimeoutMs: config.connectTimeoutMs,
     socketTimeoutMs: Math.max(config.firstTokenTimeoutMs, config.chunkTimeoutMs) + 1_000,
   });
+  const mapError = createChatErrorMapper({
+    name: NAME,
+    baseUrl: config.openaiBaseUrl,
+    credentialsHint: "OPENAI_API_KEY",
+  });
   const chat = createChatEngine({
     name: NAME,
     baseURL: config.openaiBaseUrl,
@@ -84,17 +90,21 @@ export function createOpenAiCompatibleUpstream(config: Config): Upstream {
     fetch: http.fetch,
     firstTokenTimeoutMs: config.firstTokenTimeoutMs,
     chunkTimeoutMs: config.chunkTimeoutMs,
-    mapError: createChatErrorMapper({
-      name: NAME,
-      baseUrl: config.openaiBaseUrl,
-      credentialsHint: "OPENAI_API_KEY",
-    }),
+    mapError,
   });
   return {
     name: NAME,
     capabilities: { listDownloaded: false, loadUnload: false, loadProgress: false },
     models: createModelList(config.openaiBaseUrl, config.openaiApiKey, http.fetch, config.sdkTimeoutMs),
     chat,
+    embeddings: createEmbeddingEngine({
+      name: NAME,
+      baseURL: config.openaiBaseUrl,
+      apiKey: config.openaiApiKey,
+      fetch: http.fetch,
+      timeoutMs: config.firstTokenTimeoutMs,
+      mapError,
+    }),
     close: () => http.close(),
   };
 }
