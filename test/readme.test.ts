@@ -56,6 +56,10 @@ describe("README examples", () => {
       "/chat/regular/stream",
       "/chat/vision ",
       "/chat/vision/stream",
+      "/api/tags",
+      "/api/chat ",
+      "/api/generate ",
+      "/api/embed ",
     ]) {
       expect(all, path).toContain(`127.0.0.1:8000${path}`);
     }
@@ -67,6 +71,8 @@ describe("README examples", () => {
     expect(stdout.trim().length).toBeGreaterThan(0);
     // Error bodies start with "detail" (or "loaded":false for loads); stream errors are "type":"error".
     expect(stdout).not.toMatch(/(^|\})\{"detail"|\{"loaded":false,"error"|\{"type":"error","error"/m);
+    // The Ollama-compatible API's errors, in a body or as a stream's last line.
+    expect(stdout).not.toMatch(/(^|\})\{"error"/m);
     if (block.includes("/chat")) expect(stdout).toMatch(/"content"|"fragment"/);
   });
 });
