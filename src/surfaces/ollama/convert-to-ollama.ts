@@ -121,7 +121,7 @@ export function toShow(m: DownloadedModel) {
       "general.basename": m.displayName,
       ...(m.paramsString && { "general.size_label": m.paramsString }),
       [`${arch}.context_length`]: m.maxContextLength,
-    },
+    } as Record<string, string | number>,
     capabilities: capabilities(m),
     modified_at: UNKNOWN_TIME,
   };

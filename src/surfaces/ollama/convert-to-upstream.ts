@@ -38,7 +38,8 @@ function content(text: string, images: string[], where: string, maxBytes: number
   if (images.length === 0) return text;
   const parts: UpstreamContentPart[] = [{ type: "text", text }];
   images.forEach((img, i) => {
-    parts.push({ type: "image_url", image_url: { url: toImageUrl(img, `${where}.images[${i}]`, maxBytes) } });
+    const at = where ? `${where}.images[${i}]` : `images[${i}]`;
+    parts.push({ type: "image_url", image_url: { url: toImageUrl(img, at, maxBytes) } });
   });
   return parts;
 }
@@ -100,7 +101,7 @@ export function generateToMessages(body: GenerateRequestBody, maxImageBytes: num
   if (body.system) messages.push({ role: "system", content: body.system });
   messages.push({
     role: "user",
-    content: content(body.prompt ?? "", body.images ?? [], "images", maxImageBytes),
+    content: content(body.prompt ?? "", body.images ?? [], "", maxImageBytes),
   });
   return messages;
 }

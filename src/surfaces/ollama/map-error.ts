@@ -11,7 +11,10 @@ export function validationMessage(validation: ReadonlyArray<Issue>): string {
       (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
       "",
     );
-    const message = v.message ?? "invalid value";
+    let message = v.message ?? "invalid value";
+    if (path === "" && /^Invalid input: expected object/.test(message)) {
+      message = 'the body must be a JSON object, such as {"model": "…", …}';
+    }
     return path && !message.startsWith(path) ? `${path}: ${message}` : message;
   });
   const more = validation.length > 5 ? ` (and ${validation.length - 5} more)` : "";

@@ -7,7 +7,12 @@ import { z } from "zod";
 import { strictObject } from "../shared/strict-object.ts";
 
 const modelName = z
-  .string({ error: "model must be a string, the model's name (GET /api/tags lists them)" })
+  .string({
+    error: (issue) =>
+      issue.input === undefined
+        ? "model is required: name one (GET /api/tags lists them)"
+        : "model must be a string, the model's name (GET /api/tags lists them)",
+  })
   .min(1, "model is required: name one (GET /api/tags lists them)")
   .max(512, "model names are at most 512 characters");
 
