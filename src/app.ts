@@ -11,6 +11,7 @@ import { ActiveChats } from "./core/chat/active-chats.ts";
 import { Admission } from "./core/chat/admission.ts";
 import { ChatService } from "./core/chat/chat-service.ts";
 import { EmbeddingService } from "./core/embeddings/embedding-service.ts";
+import { ModelDownloads } from "./core/models/model-downloads.ts";
 import { ModelGate } from "./core/models/model-gate.ts";
 import { fromFastifyError } from "./http/fastify-errors.ts";
 import { Lifecycle } from "./http/lifecycle.ts";
@@ -127,6 +128,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       autoLoad: config.autoLoad,
       modelTtlSeconds: config.modelTtlSeconds,
     }),
+    downloads: new ModelDownloads(upstream, models),
     lifecycle,
     maxImageBytes: config.maxImageBytes,
     maxBodyBytes: config.maxBodyBytes,

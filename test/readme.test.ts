@@ -60,6 +60,7 @@ describe("README examples", () => {
       "/api/chat ",
       "/api/generate ",
       "/api/embed ",
+      "/api/pull ",
     ]) {
       expect(all, path).toContain(`127.0.0.1:8000${path}`);
     }

@@ -171,6 +171,24 @@ export interface EmbeddingEngine {
   embed(request: EmbeddingRequest): Promise<EmbeddingResult>;
 }
 
+export interface DownloadProgress {
+  downloadedBytes: number;
+  totalBytes: number;
+}
+
+export interface DownloadOptions {
+  /** The name in the upstream's catalogue (LM Studio: a model key such as "qwen/qwen3-8b"). */
+  name: string;
+  onProgress: (progress: DownloadProgress) => void;
+  /** The bytes are in; the upstream is checking and indexing them. */
+  onFinalizing: () => void;
+}
+
+export interface ModelDownloader {
+  /** Downloads the model; resolves to its model key. Not cancellable (see the LM Studio one). */
+  download(opts: DownloadOptions): Promise<{ modelKey: string }>;
+}
+
 export interface Upstream {
   /** How messages name it: "LM Studio", or the configured name of an engine. */
   readonly name: string;
@@ -179,5 +197,7 @@ export interface Upstream {
   readonly chat: ChatEngine;
   /** Absent when the upstream serves no embeddings. */
   readonly embeddings?: EmbeddingEngine;
+  /** Absent when the upstream cannot download models. */
+  readonly downloads?: ModelDownloader;
   close(): Promise<void>;
 }

@@ -69,10 +69,11 @@ describe("models", () => {
     expect((await ollama.version()).version).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  it("delete, copy, push say that LM Studio manages its files", async () => {
+  it("delete, copy, create, push say that LM Studio manages its files", async () => {
     await expect(ollama.delete({ model: "x" })).rejects.toThrow(/LM Studio manages its model files/);
     await expect(ollama.copy({ source: "x", destination: "y" })).rejects.toThrow(/LM Studio manages/);
     await expect(ollama.push({ model: "x" })).rejects.toThrow(/LM Studio manages/);
+    await expect(ollama.create({ model: "x", from: "y" })).rejects.toThrow(/LM Studio manages/);
   });
 });
 
@@ -292,6 +293,40 @@ describe("embeddings", () => {
     expect(r.embeddings[0]).toHaveLength(768);
     const legacy = await ollama.embeddings({ model: "text-embedding-nomic-embed-text-v1.5", prompt: "a" });
     expect(legacy.embedding).toEqual(r.embeddings[0]);
+  });
+});
+
+describe("pull", () => {
+  it("downloads through LM Studio's downloader with Ollama's progress lines", async () => {
+    stack.emu.configure({ downloadTimeMs: 40, downloadSteps: 4 });
+    const stream = await ollama.pull({ model: "qwen/qwen3-8b", stream: true });
+    const lines = [];
+    for await (const line of stream) lines.push(line);
+    expect(lines[0]).toEqual({ status: "pulling manifest" });
+    const progress = lines.filter((l) => l.total !== undefined);
+    expect(progress.map((l) => l.completed / l.total)).toEqual([0.25, 0.5, 0.75, 1]);
+    expect(progress[0]?.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(progress[0]?.status).toBe(`pulling ${progress[0]?.digest.slice(7, 19)}`);
+    expect(lines.slice(-3).map((l) => l.status)).toEqual([
+      "verifying sha256 digest",
+      "writing manifest",
+      "success",
+    ]);
+    expect(stack.emu.downloads.at(-1)).toMatchObject({ modelKey: "qwen/qwen3-8b", outcome: "downloaded" });
+    expect((await ollama.list()).models.map((m) => m.name)).toContain("qwen/qwen3-8b");
+  });
+
+  it("a downloaded model is a success at once; stream:false is one object", async () => {
+    const before = stack.emu.downloads.length;
+    expect(await ollama.pull({ model: "qwen/qwen3-4b-2507" })).toEqual({ status: "success" });
+    expect(stack.emu.downloads.length).toBe(before);
+  });
+
+  it("a model LM Studio's catalogue lacks is a 404", async () => {
+    await expect(ollama.pull({ model: "nobody/nothing", stream: true })).rejects.toMatchObject({
+      status_code: 404,
+      error: expect.stringContaining("not in LM Studio's model catalogue"),
+    });
   });
 });
 

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ChatService } from "../../core/chat/chat-service.ts";
 import type { EmbeddingService } from "../../core/embeddings/embedding-service.ts";
+import type { ModelDownloads } from "../../core/models/model-downloads.ts";
 import type { ModelGate } from "../../core/models/model-gate.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { registerChatRoutes } from "./chat-routes.ts";
@@ -14,6 +15,7 @@ export interface OllamaApiOptions {
   models: ModelGate;
   chat: ChatService;
   embeddings: EmbeddingService;
+  downloads: ModelDownloads;
   lifecycle: Lifecycle;
   maxImageBytes: number;
   maxBodyBytes: number;
@@ -38,5 +40,5 @@ export const ollamaApi: FastifyPluginAsync<OllamaApiOptions> = async (app, opts)
     maxImageBytes: opts.maxImageBytes,
   });
   registerEmbedRoutes(app, { chat: opts.chat, embeddings: opts.embeddings, lifecycle: opts.lifecycle });
-  registerPullRoute(app);
+  registerPullRoute(app, { downloads: opts.downloads, lifecycle: opts.lifecycle });
 };

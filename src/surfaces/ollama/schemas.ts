@@ -204,7 +204,9 @@ export const pullRequestSchema = strictObject({
   stream: z.boolean().default(true),
   username: z.string().optional(),
   password: z.string().optional(),
-}).refine(...hasModel);
+})
+  .refine(...hasModel)
+  .meta(example({ model: "qwen/qwen3-4b-2507", stream: false }));
 
 /** The endpoints LM Studio has no equivalent for: any JSON object, answered with one clear error. */
 export const anyObjectSchema = z.record(z.string(), z.unknown(), { error: "the body must be a JSON object" });

@@ -51,6 +51,7 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     capabilities: { listDownloaded: true, loadUnload: true, loadProgress: true },
     models,
     embeddings,
+    downloads: models,
     chat: {
       async *stream(request) {
         yield* chat.stream({ ...request, messages: await convertWebpImages(request.messages) });

@@ -6,7 +6,15 @@ import {
 } from "@lmstudio/sdk";
 import type { FastifyBaseLogger } from "fastify";
 import { ServiceError } from "../../errors.ts";
-import type { DownloadedModel, LoadedModel, LoadOptions, ModelManager, ModelType } from "../types.ts";
+import type {
+  DownloadedModel,
+  DownloadOptions,
+  LoadedModel,
+  LoadOptions,
+  ModelDownloader,
+  ModelManager,
+  ModelType,
+} from "../types.ts";
 import { upstreamTimeout } from "../upstream-errors.ts";
 import { isInstanceGone, LMSTUDIO, mapSdkError } from "./map-lmstudio-error.ts";
 
@@ -53,7 +61,9 @@ function toLoaded(info: (LLMInstanceInfo | EmbeddingModelInstanceInfo) & WithTtl
  * silent socket, so every call is raced against a deadline, and a client whose socket timed out or
  * closed is replaced: the next call connects afresh (LM Studio restarted, or started late).
  */
-export function createModelManager(opts: ModelManagerOptions): ModelManager & { close(): Promise<void> } {
+export function createModelManager(
+  opts: ModelManagerOptions,
+): ModelManager & ModelDownloader & { close(): Promise<void> } {
   const sdkLogger = {
     // The SDK logs connection refusals as warnings on every call; we report them as errors ourselves.
     info: (...m: unknown[]) => opts.logger.debug({ sdk: m.map(String).join(" ") }, "lmstudio sdk"),
@@ -184,6 +194,45 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
             if (!isInstanceGone(error)) throw error;
           }),
       );
+    },
+
+    /**
+     * Through LM Studio's own downloader (the SDK's `repository` namespace): the catalogue entry
+     * named exactly `name`, its recommended download option. No signal is passed: SDK 2.0.0 leaves
+     * a copy of a cancelled download's promise unhandled, which would end the process; so a
+     * download, once started, finishes in LM Studio whoever waits for it.
+     */
+    async download(o: DownloadOptions) {
+      const entries = await call("search LM Studio's model catalogue", opts.sdkTimeoutMs, (c) =>
+        c.repository.searchModels({ searchTerm: o.name, limit: 25 }),
+      );
+      const wanted = o.name.toLowerCase();
+      const entry =
+        entries.find((e) => e.isExactMatch()) ?? entries.find((e) => e.name.toLowerCase() === wanted);
+      if (!entry) {
+        const near = entries.slice(0, 5).map((e) => `"${e.name}"`);
+        throw new ServiceError(
+          404,
+          "model_not_found",
+          `"${o.name}" is not in LM Studio's model catalogue${near.length ? `; it has ${near.join(", ")}` : ""}`,
+        );
+      }
+      const options = await call(`list the downloads of "${entry.name}"`, opts.sdkTimeoutMs, () =>
+        entry.getDownloadOptions(),
+      );
+      const option = options.find((d) => d.isRecommended()) ?? options[0];
+      if (!option) {
+        throw new ServiceError(404, "model_not_found", `LM Studio offers no download of "${entry.name}"`);
+      }
+      try {
+        const modelKey = await option.download({
+          onProgress: (u) => o.onProgress({ downloadedBytes: u.downloadedBytes, totalBytes: u.totalBytes }),
+          onStartFinalizing: o.onFinalizing,
+        });
+        return { modelKey };
+      } catch (error) {
+        throw mapSdkError(error, `download "${entry.name}"`, opts.baseUrl);
+      }
     },
 
     async close() {
