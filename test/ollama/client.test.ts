@@ -275,6 +275,20 @@ describe("generate", () => {
     expect(stack.emu.loaded().map((i) => i.identifier)).not.toContain("google/gemma-3-1b");
   });
 
+  it("keep_alive is the TTL of the load a chat causes; options.num_ctx its context length", async () => {
+    await ollama.chat({
+      model: "google/gemma-3-1b",
+      messages: [{ role: "user", content: "x" }],
+      keep_alive: "2m",
+      options: { num_ctx: 2048 },
+    });
+    expect(stack.emu.loads.at(-1)).toMatchObject({
+      modelKey: "google/gemma-3-1b",
+      ttlMs: 120_000,
+      contextLength: 2048,
+    });
+  });
+
   it("keep_alive 0 unloads after the answer", async () => {
     const r = await ollama.chat({
       model: "google/gemma-3-1b",
