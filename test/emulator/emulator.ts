@@ -88,7 +88,7 @@ export interface LoadRecord {
 export interface DownloadRecord {
   downloadIdentifier: string;
   modelKey: string;
-  outcome: "pending" | "downloaded" | "cancelled" | "dropped";
+  outcome: "pending" | "downloaded" | "cancelled" | "dropped" | "failed";
   startedAt: number;
   endedAt?: number;
 }
@@ -447,6 +447,7 @@ export class LmStudioEmulator {
   private readonly reserved = new Set<string>();
   private loadFault: LoadFault = null;
   private chatFault: ChatFault = null;
+  private downloadFault: string | null = null;
   private wsSilent = false;
   private chatCounter = 0;
   private refCounter = 0;
@@ -634,6 +635,11 @@ export class LmStudioEmulator {
     };
   }
 
+  /** The next download fails with a channelError `message` once it is half done. */
+  failNextDownload(message = "Download failed: connection reset"): void {
+    this.downloadFault = message;
+  }
+
   hangNextChat(): void {
     this.chatFault = { kind: "hang" };
   }
@@ -656,6 +662,7 @@ export class LmStudioEmulator {
     this.unloadAll();
     this.loadFault = null;
     this.chatFault = null;
+    this.downloadFault = null;
     this.wsSilent = false;
     this.knobs = defaultKnobs();
     this.catalogue.clear();
@@ -1370,6 +1377,8 @@ export class LmStudioEmulator {
     this.downloads.push(rec);
     const steps = this.knobs.downloadSteps;
     const interval = this.knobs.downloadTimeMs / steps;
+    const fault = this.downloadFault;
+    this.downloadFault = null;
     let k = 0;
     const finish = (outcome: DownloadRecord["outcome"]) => {
       clearTimeout(ch.timer);
@@ -1392,6 +1401,11 @@ export class LmStudioEmulator {
       k++;
       const downloadedBytes = Math.floor((total * k) / steps);
       const speed = interval > 0 ? Math.round(total / steps / (interval / 1000)) : total;
+      if (fault !== null && k > steps / 2) {
+        finish("failed");
+        this.channelError(session, channelId, new LmsError(fault));
+        return;
+      }
       sendMsg({
         type: "downloadProgress",
         update: { downloadedBytes, totalBytes: total, speedBytesPerSecond: speed },

@@ -336,6 +336,22 @@ describe("pull", () => {
     expect(stack.emu.downloads.length).toBe(before);
   });
 
+  it("a download that fails midway ends with Ollama's error line; the service lives on", async () => {
+    stack.emu.reset({ preload: ["qwen/qwen3-4b-2507"], downloadTimeMs: 40, downloadSteps: 4 });
+    stack.emu.failNextDownload();
+    const stream = await ollama.pull({ model: "qwen/qwen3-8b", stream: true });
+    const statuses: string[] = [];
+    await expect(
+      (async () => {
+        for await (const line of stream) statuses.push(line.status);
+      })(),
+    ).rejects.toThrow(/LM Studio/);
+    expect(statuses[0]).toBe("pulling manifest");
+    expect(stack.emu.downloads.at(-1)?.outcome).toBe("failed");
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await ollama.version()).version).toBeTruthy();
+  });
+
   it("a model LM Studio's catalogue lacks is a 404", async () => {
     await expect(ollama.pull({ model: "nobody/nothing", stream: true })).rejects.toMatchObject({
       status_code: 404,

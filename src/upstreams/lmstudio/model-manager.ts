@@ -16,6 +16,7 @@ import type {
   ModelType,
 } from "../types.ts";
 import { upstreamTimeout } from "../upstream-errors.ts";
+import { guardDownloadRejections } from "./guard-download-rejections.ts";
 import { isInstanceGone, LMSTUDIO, mapSdkError } from "./map-lmstudio-error.ts";
 
 export interface ModelManagerOptions {
@@ -198,9 +199,8 @@ export function createModelManager(
 
     /**
      * Through LM Studio's own downloader (the SDK's `repository` namespace): the catalogue entry
-     * named exactly `name`, its recommended download option. No signal is passed: SDK 2.0.0 leaves
-     * a copy of a cancelled download's promise unhandled, which would end the process; so a
-     * download, once started, finishes in LM Studio whoever waits for it.
+     * named exactly `name`, its recommended download option. A download, once started, finishes in
+     * LM Studio whoever waits for it (Ollama resumes pulls; LM Studio keeps what it downloaded).
      */
     async download(o: DownloadOptions) {
       const entries = await call("search LM Studio's model catalogue", opts.sdkTimeoutMs, (c) =>
@@ -225,10 +225,12 @@ export function createModelManager(
         throw new ServiceError(404, "model_not_found", `LM Studio offers no download of "${entry.name}"`);
       }
       try {
-        const modelKey = await option.download({
-          onProgress: (u) => o.onProgress({ downloadedBytes: u.downloadedBytes, totalBytes: u.totalBytes }),
-          onStartFinalizing: o.onFinalizing,
-        });
+        const modelKey = await guardDownloadRejections(() =>
+          option.download({
+            onProgress: (u) => o.onProgress({ downloadedBytes: u.downloadedBytes, totalBytes: u.totalBytes }),
+            onStartFinalizing: o.onFinalizing,
+          }),
+        );
         return { modelKey };
       } catch (error) {
         throw mapSdkError(error, `download "${entry.name}"`, opts.baseUrl);
