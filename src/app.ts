@@ -12,7 +12,9 @@ import { ActiveChats } from "./core/chat/active-chats.ts";
 import { Admission } from "./core/chat/admission.ts";
 import { ChatService } from "./core/chat/chat-service.ts";
 import { ModelSlots } from "./core/chat/model-slots.ts";
+import { EmbeddingService } from "./core/embeddings/embedding-service.ts";
 import { PrometheusMetrics } from "./core/metrics/prometheus-metrics.ts";
+import { ModelDownloads } from "./core/models/model-downloads.ts";
 import { ModelGate } from "./core/models/model-gate.ts";
 import { PassthroughService } from "./core/passthrough/passthrough-service.ts";
 import { fromFastifyError } from "./http/fastify-errors.ts";
@@ -27,6 +29,7 @@ import { lifecyclePlugin } from "./plugins/lifecycle.ts";
 import { httpMetricsPlugin, registerMetricsRoute } from "./plugins/metrics.ts";
 import { requestIdPlugin } from "./plugins/request-id.ts";
 import { serverTimingPlugin } from "./plugins/server-timing.ts";
+import { ollamaApi } from "./surfaces/ollama/index.ts";
 import { openAiApi } from "./surfaces/openai/index.ts";
 import { isPlaygroundPath, playground } from "./surfaces/playground/index.ts";
 import { referenceApi } from "./surfaces/reference/index.ts";
@@ -179,6 +182,20 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   });
   await app.register(openAiApi, { prefix: "/v1", config, chat, passthrough, lifecycle });
   await app.register(playground);
+
+  await app.register(ollamaApi, {
+    prefix: "/api",
+    models,
+    chat,
+    embeddings: new EmbeddingService(upstream.embeddings, models, {
+      autoLoad: config.autoLoad,
+      modelTtlSeconds: config.modelTtlSeconds,
+    }),
+    downloads: new ModelDownloads(upstream, models),
+    lifecycle,
+    maxImageBytes: config.maxImageBytes,
+    maxBodyBytes: config.maxBodyBytes,
+  });
 
   await app.ready();
   return { app, lifecycle, upstream };

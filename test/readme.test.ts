@@ -57,6 +57,11 @@ describe("README examples", () => {
       "/chat/regular/stream",
       "/chat/vision ",
       "/chat/vision/stream",
+      "/api/tags",
+      "/api/chat ",
+      "/api/generate ",
+      "/api/embed ",
+      "/api/pull ",
     ]) {
       expect(all, path).toContain(`127.0.0.1:8000${path}`);
     }
@@ -73,6 +78,8 @@ describe("README examples", () => {
       expect(stdout.trim().length, what).toBeGreaterThan(0);
       // Error bodies start with "detail" (or "loaded":false for loads); stream errors are "type":"error".
       expect(stdout, what).not.toMatch(/(^|\})\{"detail"|\{"loaded":false,"error"|\{"type":"error","error"/m);
+      // The Ollama-compatible API's errors, in a body or as a stream's last line.
+      expect(stdout, what).not.toMatch(/(^|\})\{"error"/m);
       if (block.includes("/chat")) expect(stdout, what).toMatch(/"content"|"fragment"/);
     }
   }, 60_000);

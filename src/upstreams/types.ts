@@ -14,11 +14,24 @@ export interface DownloadedModel {
   trainedForToolUse: boolean;
   maxContextLength: number;
   sizeBytes: number;
+  /** What the upstream says of the file, when it says it (LM Studio does; plain engines do not). */
+  format?: string;
+  architecture?: string;
+  /** e.g. "4B" */
+  paramsString?: string;
+  /** e.g. "Q4_K_M" */
+  quantization?: string;
+  /** The model's path under the upstream's models folder. */
+  path?: string;
 }
 
 export interface LoadedModel extends DownloadedModel {
   identifier: string;
   contextLength: number;
+  /** Idle time after which the upstream unloads it; null or undefined: never. */
+  ttlMs?: number | null;
+  /** When it last served a request (Unix ms), if the upstream says. */
+  lastUsedTime?: number | null;
 }
 
 export interface LoadOptions {
@@ -61,10 +74,32 @@ export type UpstreamContentPart =
   | { type: "text"; text: string }
   | { type: "image_url"; image_url: { url: string } };
 
-export interface UpstreamMessage {
-  role: "system" | "user" | "assistant";
-  content: string | UpstreamContentPart[];
+/** A tool call as OpenAI sends it: arguments are a JSON text. */
+export interface UpstreamToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
 }
+
+export interface UpstreamMessage {
+  role: "system" | "user" | "assistant" | "tool";
+  content: string | UpstreamContentPart[];
+  /** Assistant messages that called tools. */
+  tool_calls?: UpstreamToolCall[];
+  /** Tool messages: the call they answer. */
+  tool_call_id?: string;
+}
+
+/** A function the model may call (OpenAI's `tools` entries). */
+export interface UpstreamTool {
+  type: "function";
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
+
+/** Structured output (OpenAI's `response_format`). */
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json_schema"; json_schema: { name: string; schema: Record<string, unknown>; strict?: boolean } };
 
 export interface SamplingParams {
   temperature?: number;
@@ -72,6 +107,13 @@ export interface SamplingParams {
   top_p?: number;
   presence_penalty?: number;
   frequency_penalty?: number;
+  top_k?: number;
+  min_p?: number;
+  repeat_penalty?: number;
+  seed?: number;
+  stop?: string[];
+  /** For reasoning models that take it (gpt-oss): "low" | "medium" | "high". */
+  reasoning_effort?: "low" | "medium" | "high";
 }
 
 export interface ChatRequest {
@@ -82,6 +124,10 @@ export interface ChatRequest {
   signal: AbortSignal;
   /** Sent upstream as X-Request-Id where the protocol has headers, to correlate both sides' logs. */
   requestId?: string;
+  tools?: UpstreamTool[];
+  responseFormat?: ResponseFormat;
+  /** Report the model's reasoning as `reasoning` events (otherwise it is dropped). */
+  reasoning?: boolean;
 }
 
 export interface ChatUsage {
@@ -90,8 +136,17 @@ export interface ChatUsage {
   totalTokens: number;
 }
 
+/** A complete tool call from the stream, its arguments still as the model wrote them (JSON text). */
+export interface ChatToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
 export type ChatEvent =
   | { type: "delta"; content: string }
+  | { type: "reasoning"; content: string }
+  | { type: "tool_calls"; calls: ChatToolCall[] }
   | { type: "end"; model: string; finishReason: string; usage: ChatUsage | undefined };
 
 export interface ChatEngine {
@@ -101,6 +156,41 @@ export interface ChatEngine {
    * A model the upstream does not have loaded fails with code "model_not_loaded".
    */
   stream(request: ChatRequest): AsyncIterable<ChatEvent>;
+}
+
+export interface EmbeddingRequest {
+  model: string;
+  input: string[];
+  signal: AbortSignal;
+}
+
+export interface EmbeddingResult {
+  model: string;
+  embeddings: number[][];
+  promptTokens: number | undefined;
+}
+
+export interface EmbeddingEngine {
+  /** Same error contract as ChatEngine.stream: ServiceErrors, "model_not_loaded" when it is not. */
+  embed(request: EmbeddingRequest): Promise<EmbeddingResult>;
+}
+
+export interface DownloadProgress {
+  downloadedBytes: number;
+  totalBytes: number;
+}
+
+export interface DownloadOptions {
+  /** The name in the upstream's catalogue (LM Studio: a model key such as "qwen/qwen3-8b"). */
+  name: string;
+  onProgress: (progress: DownloadProgress) => void;
+  /** The bytes are in; the upstream is checking and indexing them. */
+  onFinalizing: () => void;
+}
+
+export interface ModelDownloader {
+  /** Downloads the model; resolves to its model key. Not cancellable (see the LM Studio one). */
+  download(opts: DownloadOptions): Promise<{ modelKey: string }>;
 }
 
 export interface Upstream {
@@ -113,6 +203,10 @@ export interface Upstream {
   probe?(): Promise<string | undefined>;
   /** Raw forwarding to its OpenAI-compatible API, when it has one (the /v1 gateway needs it). */
   readonly passthrough?: Passthrough;
+  /** Absent when the upstream serves no embeddings. */
+  readonly embeddings?: EmbeddingEngine;
+  /** Absent when the upstream cannot download models. */
+  readonly downloads?: ModelDownloader;
   close(): Promise<void>;
 }
 

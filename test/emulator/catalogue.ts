@@ -34,6 +34,21 @@ export interface ResolvedModel {
   info: Record<string, unknown>;
 }
 
+/** Models LM Studio's catalogue offers for download that are not downloaded at start. */
+export const HUB_CATALOGUE: readonly CatalogueModel[] = [
+  {
+    modelKey: "qwen/qwen3-8b",
+    type: "llm",
+    displayName: "Qwen3 8B",
+    publisher: "qwen",
+    architecture: "qwen3",
+    paramsString: "8B",
+    trainedForToolUse: true,
+    maxContextLength: 40960,
+    sizeBytes: 5_030_000_000,
+  },
+];
+
 export const DEFAULT_CATALOGUE: readonly CatalogueModel[] = [
   {
     modelKey: "qwen/qwen3-4b-2507",

@@ -15,6 +15,7 @@ import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import {
   type CatalogueModel,
   DEFAULT_CATALOGUE,
+  HUB_CATALOGUE,
   type ModelType,
   type ResolvedModel,
   resolveModel,
@@ -31,7 +32,7 @@ import {
 } from "./text.ts";
 
 export type { CatalogueModel } from "./catalogue.ts";
-export { DEFAULT_CATALOGUE, parseCatalogue } from "./catalogue.ts";
+export { DEFAULT_CATALOGUE, HUB_CATALOGUE, parseCatalogue } from "./catalogue.ts";
 
 /** LM Studio versions the emulator can pretend to be. */
 export type Profile = "0.3" | "0.4";
@@ -83,6 +84,15 @@ export interface LoadRecord {
   configFields?: Array<{ key: string; value: unknown }>;
   /** extra: error title when outcome is "failed" */
   error?: string;
+}
+
+/** A model downloaded through the `repository` namespace (`downloadModel` channel). */
+export interface DownloadRecord {
+  downloadIdentifier: string;
+  modelKey: string;
+  outcome: "pending" | "downloaded" | "cancelled" | "dropped" | "failed";
+  startedAt: number;
+  endedAt?: number;
 }
 
 /** extra record: every websocket rpc / channel / signal endpoint received after auth */
@@ -161,6 +171,11 @@ export interface EmulatorOptions {
   separateFinalChunk?: boolean | number;
   /** extra: keep at most this many chat records (oldest dropped in halves); default unlimited */
   maxChatRecords?: number;
+  /** models LM Studio's catalogue offers for download (`repository` namespace); default HUB_CATALOGUE */
+  hub?: CatalogueModel[];
+  /** how long a download takes, and in how many progress packets (default 40 ms, 4) */
+  downloadTimeMs?: number;
+  downloadSteps?: number;
 }
 
 export interface LoadedInstance {
@@ -197,6 +212,8 @@ interface Knobs {
   embeddingDimensions: number;
   separateFinalChunkMs: number;
   maxChatRecords: number;
+  downloadTimeMs: number;
+  downloadSteps: number;
 }
 
 function defaultKnobs(): Knobs {
@@ -224,6 +241,8 @@ function defaultKnobs(): Knobs {
     embeddingDimensions: 768,
     separateFinalChunkMs: 0,
     maxChatRecords: Number.POSITIVE_INFINITY,
+    downloadTimeMs: 40,
+    downloadSteps: 4,
   };
 }
 
@@ -404,6 +423,8 @@ export class LmStudioEmulator {
   readonly chats: ChatRecord[] = [];
   readonly loads: LoadRecord[] = [];
   readonly unloads: string[] = [];
+  /** downloads through the `repository` namespace */
+  readonly downloads: DownloadRecord[] = [];
   /** extra: identifiers unloaded by JIT auto-evict */
   readonly evictions: string[] = [];
   readonly warnings: string[] = [];
@@ -422,10 +443,13 @@ export class LmStudioEmulator {
 
   private knobs: Knobs = defaultKnobs();
   private catalogue = new Map<string, ResolvedModel>();
+  /** what the `repository` namespace can download, by model key */
+  private hub = new Map<string, CatalogueModel>();
   private readonly instances = new Map<string, Instance>();
   private readonly reserved = new Set<string>();
   private loadFault: LoadFault = null;
   private chatFault: ChatFault = null;
+  private downloadFault: string | null = null;
   private wsSilent = false;
   private chatCounter = 0;
   private refCounter = 0;
@@ -549,6 +573,12 @@ export class LmStudioEmulator {
       k.separateFinalChunkMs = v === true ? 5 : v === false ? 0 : Math.max(0, v);
     }
     if (opts.maxChatRecords !== undefined) k.maxChatRecords = Math.max(1, opts.maxChatRecords);
+    if (opts.downloadTimeMs !== undefined) k.downloadTimeMs = Math.max(0, opts.downloadTimeMs);
+    if (opts.downloadSteps !== undefined) k.downloadSteps = Math.max(1, Math.floor(opts.downloadSteps));
+    if (opts.hub !== undefined || (full && this.hub.size === 0)) {
+      this.hub.clear();
+      for (const m of opts.hub ?? [...DEFAULT_CATALOGUE, ...HUB_CATALOGUE]) this.hub.set(m.modelKey, m);
+    }
     if (opts.models !== undefined || (full && this.catalogue.size === 0)) {
       this.catalogue.clear();
       for (const m of opts.models ?? DEFAULT_CATALOGUE) {
@@ -607,6 +637,11 @@ export class LmStudioEmulator {
     };
   }
 
+  /** The next download fails with a channelError `message` once it is half done. */
+  failNextDownload(message = "Download failed: connection reset"): void {
+    this.downloadFault = message;
+  }
+
   hangNextChat(): void {
     this.chatFault = { kind: "hang" };
   }
@@ -619,6 +654,8 @@ export class LmStudioEmulator {
     this.chats.length = 0;
     this.loads.length = 0;
     this.unloads.length = 0;
+    this.downloads.length = 0;
+    this.hub.clear();
     this.evictions.length = 0;
     this.warnings.length = 0;
     this.calls.length = 0;
@@ -627,6 +664,7 @@ export class LmStudioEmulator {
     this.unloadAll();
     this.loadFault = null;
     this.chatFault = null;
+    this.downloadFault = null;
     this.wsSilent = false;
     this.knobs = defaultKnobs();
     this.catalogue.clear();
@@ -988,6 +1026,7 @@ export class LmStudioEmulator {
       }
       throw new UnknownEndpoint(endpoint, ns);
     }
+    if (ns === "repository") return this.handleRepositoryRpc(endpoint, param);
     const domain = this.domainOf(session);
     if (domain === undefined) throw new UnknownEndpoint(endpoint, ns);
     const p = isObject(param) ? param : {};
@@ -1131,7 +1170,8 @@ export class LmStudioEmulator {
     const p = isObject(param) ? param : {};
     const known =
       (domain !== undefined && (endpoint === "loadModel" || endpoint === "getOrLoad")) ||
-      (session.namespace === "system" && endpoint === "alive");
+      (session.namespace === "system" && endpoint === "alive") ||
+      (session.namespace === "repository" && endpoint === "downloadModel");
     if (!known) {
       this.unknownEndpoint(session, endpoint, (error) =>
         this.send(session, { type: "channelError", channelId, error }),
@@ -1140,6 +1180,10 @@ export class LmStudioEmulator {
     }
     const ch: ChannelState = { endpoint, timer: undefined, onCancel: undefined, onSocketClose: undefined };
     session.channels.set(channelId, ch);
+    if (endpoint === "downloadModel") {
+      this.runDownload(session, channelId, ch, String(p.downloadIdentifier));
+      return;
+    }
     if (domain === undefined) return; // "alive": stays open until the socket closes
     const fields = configFields(p.loadConfigStack);
     const ctxField = fields.find((f) => f.key.endsWith(".contextLength"));
@@ -1253,6 +1297,133 @@ export class LmStudioEmulator {
     rec.error = err.serialized.title;
     rec.endedAt = performance.now();
     this.channelError(session, channelId, err);
+  }
+
+  // ---------------------------------------------------------------- repository (downloads)
+
+  /** The option id of a hub model's one download (its Q4_K_M GGUF). */
+  private static downloadIdOf(modelKey: string): string {
+    return `${modelKey}@Q4_K_M`;
+  }
+
+  /**
+   * `searchModels` (catalogue entries whose key contains the search term, case-insensitive; `exact`
+   * when it is the key) and `getModelDownloadOptions` (one recommended Q4_K_M GGUF each).
+   */
+  private handleRepositoryRpc(endpoint: string, param: unknown): unknown {
+    const p = isObject(param) ? param : {};
+    if (endpoint === "searchModels") {
+      const opts = isObject(p.opts) ? p.opts : {};
+      const term = typeof opts.searchTerm === "string" ? opts.searchTerm.toLowerCase() : "";
+      const limit = typeof opts.limit === "number" ? opts.limit : 10;
+      const results = [...this.hub.values()]
+        .filter((m) => m.modelKey.toLowerCase().includes(term))
+        .slice(0, limit)
+        .map((m) => ({
+          name: m.modelKey,
+          identifier: { type: "catalog", identifier: m.modelKey },
+          exact: m.modelKey.toLowerCase() === term,
+          staffPick: true,
+        }));
+      return { results };
+    }
+    if (endpoint === "getModelDownloadOptions") {
+      const id = isObject(p.modelSearchResultIdentifier)
+        ? String(p.modelSearchResultIdentifier.identifier)
+        : "";
+      const m = this.hub.get(id);
+      if (m === undefined) throw new LmsError(`No model found for "${id}"`);
+      const r = resolveModel(m);
+      return {
+        results: [
+          {
+            quantization: "Q4_K_M",
+            name: r.path.split("/").at(-1) ?? r.path,
+            sizeBytes: Number(r.info.sizeBytes),
+            fitEstimation: "fullGPUOffload",
+            recommended: true,
+            downloadIdentifier: LmStudioEmulator.downloadIdOf(m.modelKey),
+            indexedModelIdentifier: r.path,
+          },
+        ],
+      };
+    }
+    throw new UnknownEndpoint(endpoint, "repository");
+  }
+
+  /**
+   * `downloadModel`: downloadProgress×N, startFinalizing, success {defaultIdentifier: the model key};
+   * the model is then in the downloaded catalogue. `cancel` stops it with a channelError.
+   */
+  private runDownload(
+    session: Session,
+    channelId: number,
+    ch: ChannelState,
+    downloadIdentifier: string,
+  ): void {
+    const hub = [...this.hub.values()].find(
+      (m) => LmStudioEmulator.downloadIdOf(m.modelKey) === downloadIdentifier,
+    );
+    if (hub === undefined) {
+      this.channelError(session, channelId, new LmsError(`Unknown download "${downloadIdentifier}"`));
+      return;
+    }
+    const model = resolveModel(hub);
+    const total = Number(model.info.sizeBytes);
+    const rec: DownloadRecord = {
+      downloadIdentifier,
+      modelKey: hub.modelKey,
+      outcome: "pending",
+      startedAt: performance.now(),
+    };
+    this.downloads.push(rec);
+    const steps = this.knobs.downloadSteps;
+    const interval = this.knobs.downloadTimeMs / steps;
+    const fault = this.downloadFault;
+    this.downloadFault = null;
+    let k = 0;
+    const finish = (outcome: DownloadRecord["outcome"]) => {
+      clearTimeout(ch.timer);
+      ch.timer = undefined;
+      rec.outcome = outcome;
+      rec.endedAt = performance.now();
+    };
+    const sendMsg = (message: unknown) => this.send(session, { type: "channelSend", channelId, message });
+    ch.onCancel = () => {
+      if (rec.outcome !== "pending") return;
+      finish("cancelled");
+      this.channelError(session, channelId, new LmsError("Download cancelled"));
+    };
+    ch.onSocketClose = () => {
+      if (rec.outcome === "pending") finish("dropped");
+    };
+    const tick = () => {
+      ch.timer = undefined;
+      if (rec.outcome !== "pending" || session.closed) return;
+      k++;
+      const downloadedBytes = Math.floor((total * k) / steps);
+      const speed = interval > 0 ? Math.round(total / steps / (interval / 1000)) : total;
+      if (fault !== null && k > steps / 2) {
+        finish("failed");
+        this.channelError(session, channelId, new LmsError(fault));
+        return;
+      }
+      sendMsg({
+        type: "downloadProgress",
+        update: { downloadedBytes, totalBytes: total, speedBytesPerSecond: speed },
+      });
+      if (k < steps) {
+        ch.timer = setTimeout(tick, interval);
+        return;
+      }
+      sendMsg({ type: "startFinalizing" });
+      this.catalogue.set(model.modelKey, model);
+      finish("downloaded");
+      sendMsg({ type: "success", defaultIdentifier: model.modelKey });
+      session.channels.delete(channelId);
+      this.send(session, { type: "channelClose", channelId });
+    };
+    ch.timer = setTimeout(tick, interval);
   }
 
   private runLoad(

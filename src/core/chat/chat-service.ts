@@ -3,9 +3,12 @@ import { isServiceError } from "../../errors.ts";
 import type {
   ChatEngine,
   ChatEvent,
+  ChatToolCall,
   ChatUsage,
+  ResponseFormat,
   SamplingParams,
   UpstreamMessage,
+  UpstreamTool,
 } from "../../upstreams/types.ts";
 import {
   type ChatObserver,
@@ -34,6 +37,8 @@ export interface ChatTimings {
 export type ChatOutput =
   | { type: "progress"; progress: number }
   | { type: "delta"; content: string }
+  | { type: "reasoning"; content: string }
+  | { type: "tool_calls"; calls: ChatToolCall[] }
   | { type: "end"; model: string; finishReason: string; usage: ChatUsage | undefined; timings: ChatTimings };
 
 export interface ChatRun {
@@ -45,6 +50,14 @@ export interface ChatRun {
   timings: ChatTimings;
   /** The request's id, sent upstream (X-Request-Id) so that both logs name the same chat. */
   requestId?: string;
+  tools?: UpstreamTool[];
+  responseFormat?: ResponseFormat;
+  /** Report the model's reasoning as `reasoning` outputs. */
+  reasoning?: boolean;
+  /** TTL of a load this chat causes (else MODEL_TTL_SECONDS); 0 or less: none. */
+  ttlSeconds?: number;
+  /** Context length of a load this chat causes. */
+  contextLength?: number;
 }
 
 export interface AdmissionTicket {
@@ -183,7 +196,7 @@ export class ChatService {
         let firstTokenAt: number | undefined;
         for (let step = first; !step.done; step = await upstream.next()) {
           const event = step.value;
-          if (event.type === "delta") {
+          if (event.type !== "end") {
             if (firstTokenAt === undefined) {
               firstTokenAt = performance.now();
               // Counted now, so that a stream's headers (sent with the first token) report it.
@@ -248,7 +261,8 @@ export class ChatService {
     const load = this.#models.ensureLoaded({
       modelKey: chat.model,
       exclusive: this.#opts.autoLoadExclusive,
-      ttlSeconds: this.#opts.modelTtlSeconds,
+      ttlSeconds: ttlOf(chat.ttlSeconds, this.#opts.modelTtlSeconds),
+      ...(chat.contextLength !== undefined && { contextLength: chat.contextLength }),
       signal: chat.signal,
       onProgress: throttleProgress(this.#opts.progressIntervalMs, (p) => {
         pending.push(p);
@@ -288,5 +302,9 @@ export class ChatService {
     }
   }
 }
+
+/** A chat's own TTL wins; one of 0 or less means "no TTL". */
+const ttlOf = (own: number | undefined, fallback: number | undefined) =>
+  own === undefined ? fallback : own > 0 ? own : undefined;
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -43,6 +43,11 @@ function sniffMime(head: Buffer): ImageMimeType | undefined {
   return undefined;
 }
 
+/** The type of a base64 image, from its first bytes (magic number); undefined when it is none we accept. */
+export function sniffImageMime(payload: string): ImageMimeType | undefined {
+  return sniffMime(Buffer.from(payload.slice(0, 16), "base64"));
+}
+
 export type ImageProblem =
   | { kind: "mime"; message: string }
   | { kind: "base64"; message: string }

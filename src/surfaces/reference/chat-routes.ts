@@ -178,7 +178,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
               pending = writeLine(res, { type: "fragment", content: event.content });
             } else if (event.type === "progress") {
               pending = writeLine(res, { type: "progress", stage: "load", progress: event.progress });
-            } else {
+            } else if (event.type === "end") {
               writeLine(res, { type: "done", ...doneLine(event, fragments) });
             }
             if (pending) await pending;

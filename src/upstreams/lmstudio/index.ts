@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../../config.ts";
 import { createChatEngine } from "../openai-compatible/chat-engine.ts";
+import { createEmbeddingEngine } from "../openai-compatible/embedding-engine.ts";
 import { createForwardRaw } from "../openai-compatible/forward-raw.ts";
 import { createChatErrorMapper } from "../openai-compatible/map-openai-error.ts";
 import { createUndiciFetch } from "../openai-compatible/undici-fetch.ts";
@@ -40,6 +41,14 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     credentialsHint: TOKEN_HINT,
     recognise: recogniseLmStudioChatError,
   });
+  const embeddings = createEmbeddingEngine({
+    name: LMSTUDIO,
+    baseURL: config.openaiBaseUrl,
+    apiKey: config.openaiApiKey,
+    fetch: http.fetch,
+    timeoutMs: config.firstTokenTimeoutMs,
+    mapError,
+  });
   const chat = createChatEngine({
     name: LMSTUDIO,
     baseURL: config.openaiBaseUrl,
@@ -66,6 +75,8 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
       probeOpenAiBaseUrl(config.openaiBaseUrl, config.openaiApiKey, http.fetch, config.sdkTimeoutMs),
     capabilities: { listDownloaded: true, loadUnload: true, loadProgress: true },
     models,
+    embeddings,
+    downloads: models,
     chat: {
       async *stream(request) {
         yield* chat.stream({ ...request, messages: await convertWebpImages(request.messages) });

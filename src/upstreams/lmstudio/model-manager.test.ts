@@ -34,6 +34,18 @@ describe("the LM Studio model manager (real SDK, emulator)", () => {
     expect(m?.contextLength).toBeGreaterThan(0);
   });
 
+  it("passes on what the SDK says of the file and of the instance's TTL", async () => {
+    const [m] = await manager.listLoaded();
+    expect(m).toMatchObject({ format: "gguf", path: expect.any(String), lastUsedTime: null });
+    expect(m?.quantization).toEqual(expect.any(String));
+    expect(m?.ttlMs === null || typeof m?.ttlMs === "number").toBe(true);
+    const downloaded = await manager.listDownloaded();
+    expect(downloaded.find((d) => d.modelKey === "qwen/qwen3-4b-2507")).toMatchObject({
+      architecture: expect.any(String),
+      paramsString: expect.any(String),
+    });
+  });
+
   it("treats unloading a model that is already gone as done", async () => {
     await expect(manager.unload({ identifier: "gone-already", type: "llm" })).resolves.toBeUndefined();
   });

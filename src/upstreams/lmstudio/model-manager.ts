@@ -7,8 +7,17 @@ import {
 import { LMStudioClient as LMStudioClientV2 } from "@lmstudio/sdk-v2";
 import type { FastifyBaseLogger } from "fastify";
 import { ServiceError } from "../../errors.ts";
-import type { DownloadedModel, LoadedModel, LoadOptions, ModelManager, ModelType } from "../types.ts";
+import type {
+  DownloadedModel,
+  DownloadOptions,
+  LoadedModel,
+  LoadOptions,
+  ModelDownloader,
+  ModelManager,
+  ModelType,
+} from "../types.ts";
 import { upstreamTimeout } from "../upstream-errors.ts";
+import { guardDownloadRejections } from "./guard-download-rejections.ts";
 import { isInstanceGone, LMSTUDIO, mapSdkError } from "./map-lmstudio-error.ts";
 
 export interface ModelManagerOptions {
@@ -33,11 +42,25 @@ function toDownloaded(info: ModelInfo): DownloadedModel {
     trainedForToolUse: info.type === "llm" ? info.trainedForToolUse : false,
     maxContextLength: info.maxContextLength,
     sizeBytes: info.sizeBytes,
+    format: info.format,
+    path: info.path,
+    ...(info.architecture !== undefined && { architecture: info.architecture }),
+    ...(info.paramsString !== undefined && { paramsString: info.paramsString }),
+    ...(info.quantization?.name !== undefined && { quantization: info.quantization.name }),
   };
 }
 
-function toLoaded(info: LLMInstanceInfo | EmbeddingModelInstanceInfo): LoadedModel {
-  return { ...toDownloaded(info), identifier: info.identifier, contextLength: info.contextLength };
+/** LM Studio 0.4's instance info also says when the instance expires; older typings lack the fields. */
+type WithTtl = { ttlMs?: number | null; lastUsedTime?: number | null };
+
+function toLoaded(info: (LLMInstanceInfo | EmbeddingModelInstanceInfo) & WithTtl): LoadedModel {
+  return {
+    ...toDownloaded(info),
+    identifier: info.identifier,
+    contextLength: info.contextLength,
+    ttlMs: info.ttlMs ?? null,
+    lastUsedTime: info.lastUsedTime ?? null,
+  };
 }
 
 /**
@@ -45,7 +68,9 @@ function toLoaded(info: LLMInstanceInfo | EmbeddingModelInstanceInfo): LoadedMod
  * silent socket, so every call is raced against a deadline, and a client whose socket timed out or
  * closed is replaced: the next call connects afresh (LM Studio restarted, or started late).
  */
-export function createModelManager(opts: ModelManagerOptions): ModelManager & { close(): Promise<void> } {
+export function createModelManager(
+  opts: ModelManagerOptions,
+): ModelManager & ModelDownloader & { close(): Promise<void> } {
   /**
    * Version skew: when LM Studio's answers do not fit the SDK's schemas, the SDK logs a
    * "communication warning" and never settles the call. We take the warning as the answer, at once,
@@ -240,6 +265,46 @@ export function createModelManager(opts: ModelManagerOptions): ModelManager & { 
             if (!isInstanceGone(error)) throw error;
           }),
       );
+    },
+
+    /**
+     * Through LM Studio's own downloader (the SDK's `repository` namespace): the catalogue entry
+     * named exactly `name`, its recommended download option. A download, once started, finishes in
+     * LM Studio whoever waits for it (Ollama resumes pulls; LM Studio keeps what it downloaded).
+     */
+    async download(o: DownloadOptions) {
+      const entries = await call("search LM Studio's model catalogue", opts.sdkTimeoutMs, (c) =>
+        c.repository.searchModels({ searchTerm: o.name, limit: 25 }),
+      );
+      const wanted = o.name.toLowerCase();
+      const entry =
+        entries.find((e) => e.isExactMatch()) ?? entries.find((e) => e.name.toLowerCase() === wanted);
+      if (!entry) {
+        const near = entries.slice(0, 5).map((e) => `"${e.name}"`);
+        throw new ServiceError(
+          404,
+          "model_not_found",
+          `"${o.name}" is not in LM Studio's model catalogue${near.length ? `; it has ${near.join(", ")}` : ""}`,
+        );
+      }
+      const options = await call(`list the downloads of "${entry.name}"`, opts.sdkTimeoutMs, () =>
+        entry.getDownloadOptions(),
+      );
+      const option = options.find((d) => d.isRecommended()) ?? options[0];
+      if (!option) {
+        throw new ServiceError(404, "model_not_found", `LM Studio offers no download of "${entry.name}"`);
+      }
+      try {
+        const modelKey = await guardDownloadRejections(() =>
+          option.download({
+            onProgress: (u) => o.onProgress({ downloadedBytes: u.downloadedBytes, totalBytes: u.totalBytes }),
+            onStartFinalizing: o.onFinalizing,
+          }),
+        );
+        return { modelKey };
+      } catch (error) {
+        throw mapSdkError(error, `download "${entry.name}"`, opts.baseUrl);
+      }
     },
 
     async close() {

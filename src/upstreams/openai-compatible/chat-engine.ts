@@ -2,7 +2,7 @@
 import OpenAI, { APIError, APIUserAbortError } from "openai";
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { ServiceError } from "../../errors.ts";
-import type { ChatEngine, ChatEvent, ChatRequest, ChatUsage } from "../types.ts";
+import type { ChatEngine, ChatEvent, ChatRequest, ChatToolCall, ChatUsage } from "../types.ts";
 import { upstreamTimeout } from "../upstream-errors.ts";
 import type { ChatErrorMapper } from "./map-openai-error.ts";
 import { sseData } from "./parse-sse.ts";
@@ -22,6 +22,9 @@ export interface ChatEngineOptions {
 }
 
 type Phase = "first_token" | "chunk";
+
+/** The delta fields OpenAI's types lack: reasoning models' thoughts, as LM Studio streams them. */
+type ReasoningDelta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string; reasoning?: string };
 
 /**
  * Chat over an OpenAI-compatible endpoint (LM Studio's, vLLM's, llama-server's) with the official
@@ -74,6 +77,8 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
               // Same wire shape; the client's types just split it per role.
               messages: request.messages as ChatCompletionMessageParam[],
               ...request.params,
+              ...(request.tools?.length && { tools: request.tools }),
+              ...(request.responseFormat && { response_format: request.responseFormat }),
               stream: true,
               stream_options: { include_usage: true },
             },
@@ -95,6 +100,8 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
       let finishReason = "stop";
       let usage: ChatUsage | undefined;
       let ended = false;
+      // Tool calls arrive in pieces (name first, arguments in slices), keyed by index.
+      const calls: Array<ChatToolCall | undefined> = [];
       try {
         for await (const data of sseData(response.body)) {
           if (data === "[DONE]") {
@@ -105,10 +112,21 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
           // A failure after the stream started arrives as an event with `error` (LM Studio does this).
           if (chunk.error) throw new APIError(undefined, chunk.error, undefined, response.headers);
           const choice = chunk.choices?.[0];
-          const content = choice?.delta?.content;
+          const delta = choice?.delta as ReasoningDelta | undefined;
+          const content = delta?.content;
+          // LM Studio says `reasoning_content` (0.3.9), or `reasoning` for gpt-oss (0.3.23).
+          const reasoning = delta?.reasoning_content ?? delta?.reasoning;
+          for (const piece of delta?.tool_calls ?? []) {
+            const call = calls[piece.index] ?? { id: "", name: "", arguments: "" };
+            calls[piece.index] = call;
+            if (piece.id) call.id = piece.id;
+            if (piece.function?.name) call.name += piece.function.name;
+            if (piece.function?.arguments) call.arguments += piece.function.arguments;
+          }
+          const produced = content || reasoning || delta?.tool_calls?.length;
           if (phase === "chunk") {
             timer.refresh();
-          } else if (content || choice?.finish_reason) {
+          } else if (produced || choice?.finish_reason) {
             // Prompt processing is over: from now on the budget is the silence between two chunks.
             phase = "chunk";
             clearTimeout(timer);
@@ -126,6 +144,7 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
             finishReason = choice.finish_reason;
             ended = true;
           }
+          if (reasoning && request.reasoning) yield { type: "reasoning", content: reasoning };
           if (content) yield { type: "delta", content };
         }
         // An aborted body may end quietly: a timeout or a caller gone must not look like an end.
@@ -140,6 +159,13 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
           "upstream_error",
           `${opts.name} ended the answer before it was finished (no finish_reason, no [DONE]); retry`,
         );
+      }
+      const complete = calls.filter((c) => c !== undefined);
+      if (complete.length > 0) {
+        yield {
+          type: "tool_calls",
+          calls: complete.map((c, i) => ({ ...c, id: c.id || `call_${i}` })),
+        };
       }
       finished = true;
       yield { type: "end", model, finishReason, usage };

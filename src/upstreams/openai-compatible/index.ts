@@ -4,6 +4,7 @@ import { ServiceError } from "../../errors.ts";
 import type { LoadedModel, ModelManager, Upstream } from "../types.ts";
 import { unrecognised, upstreamTimeout } from "../upstream-errors.ts";
 import { createChatEngine } from "./chat-engine.ts";
+import { createEmbeddingEngine } from "./embedding-engine.ts";
 import { createForwardRaw } from "./forward-raw.ts";
 import { createChatErrorMapper } from "./map-openai-error.ts";
 import { createUndiciFetch, type FetchFn } from "./undici-fetch.ts";
@@ -107,6 +108,14 @@ export function createOpenAiCompatibleUpstream(config: Config): Upstream {
     capabilities: { listDownloaded: false, loadUnload: false, loadProgress: false },
     models: createModelList(config.openaiBaseUrl, config.openaiApiKey, http.fetch, config.sdkTimeoutMs),
     chat,
+    embeddings: createEmbeddingEngine({
+      name: NAME,
+      baseURL: config.openaiBaseUrl,
+      apiKey: config.openaiApiKey,
+      fetch: http.fetch,
+      timeoutMs: config.firstTokenTimeoutMs,
+      mapError,
+    }),
     passthrough: raw.passthrough,
     close: async () => {
       await Promise.all([http.close(), raw.close()]);
