@@ -98,6 +98,8 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         signal,
         timings,
         requestId: request.id,
+        // Reasoning models' thoughts: their own lines and field, beside the reference's.
+        reasoning: true,
       },
       ticket,
     );
@@ -120,14 +122,17 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
       async (request, reply) => {
         const { events, timings } = start(route.kind, request.body, request, reply);
         let content = "";
+        let reasoning = "";
         let fragments = 0;
         for await (const event of events) {
           if (event.type === "delta") {
             content += event.content;
             fragments++;
+          } else if (event.type === "reasoning") {
+            reasoning += event.content;
           } else if (event.type === "end") {
             reply.header("server-timing", serverTiming(reply.elapsedTime, timings));
-            return { ...doneLine(event, fragments), content };
+            return { ...doneLine(event, fragments), content, ...(reasoning && { reasoning }) };
           }
         }
         throw new ServiceError(
@@ -176,6 +181,8 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
             if (event.type === "delta") {
               fragments++;
               pending = writeLine(res, { type: "fragment", content: event.content });
+            } else if (event.type === "reasoning") {
+              pending = writeLine(res, { type: "reasoning", content: event.content });
             } else if (event.type === "progress") {
               pending = writeLine(res, { type: "progress", stage: "load", progress: event.progress });
             } else if (event.type === "end") {

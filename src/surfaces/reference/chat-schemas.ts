@@ -131,6 +131,12 @@ const timings = {
 export const chatResponseSchema = z.object({
   model: z.string().describe("The LM Studio instance that answered."),
   content: z.string(),
+  reasoning: z
+    .string()
+    .optional()
+    .describe(
+      "A reasoning model's thoughts before its answer (delta.reasoning_content or delta.reasoning), when it sent any.",
+    ),
   stop_reason: z.string().describe('"stop", "length", ...'),
   predicted_tokens: z.number().int().describe("Completion tokens, from the upstream usage."),
   ...timings,
@@ -144,6 +150,9 @@ export const streamLineSchema = z
       progress: z.number().min(0).max(1),
     }),
     z.object({ type: z.literal("fragment"), content: z.string() }),
+    z
+      .object({ type: z.literal("reasoning"), content: z.string() })
+      .describe("A piece of a reasoning model's thoughts; comes before the fragments it leads to."),
     z.object({
       type: z.literal("done"),
       model: z.string(),
