@@ -1,6 +1,6 @@
 /**
  * Model catalogue of the LM Studio emulator: the "downloaded" models and the info objects
- * (SDK 2.0.0 superset, see /work/shared/lmstudio-protocol.md section 3.7) built from them.
+ * (SDK 2.0.0 superset, see test/emulator/lmstudio-protocol.md section 3.7) built from them.
  */
 
 export interface CatalogueModel {

@@ -3,7 +3,7 @@
  * @lmstudio/sdk websocket protocol (/llm, /embedding, /system) and LM Studio's HTTP APIs
  * (OpenAI-compatible /v1/*, REST /api/v0/*, Anthropic-compatible /v1/messages in the 0.4 profile).
  * See README.md next to this file (it cites the public source of every behaviour) and
- * /work/shared/lmstudio-protocol.md for the protocol.
+ * test/emulator/lmstudio-protocol.md for the protocol.
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
