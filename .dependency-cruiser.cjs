@@ -44,10 +44,10 @@ module.exports = {
     },
     {
       name: "surfaces-stay-apart",
-      comment: "Each API surface is its own plugin: one never imports another (surfaces/shared is for all).",
+      comment: "Each API surface is its own plugin: one never imports another (surfaces/common is for all).",
       severity: "error",
       from: { path: "^src/surfaces/([^/]+)/" },
-      to: { path: "^src/surfaces/", pathNot: "^src/surfaces/($1|shared)/" },
+      to: { path: "^src/surfaces/", pathNot: "^src/surfaces/($1|common)/" },
     },
     {
       name: "only-app-composes",

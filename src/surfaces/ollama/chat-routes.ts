@@ -6,7 +6,7 @@ import { isServiceError, ServiceError, toServiceError } from "../../errors.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { beginNdjson, writeLine } from "../../http/ndjson.ts";
 import type { ResponseFormat, SamplingParams, UpstreamMessage, UpstreamTool } from "../../upstreams/types.ts";
-import { admission, admitBeforeBody } from "../shared/admit-before-body.ts";
+import { admission, admitBeforeBody } from "../common/admit-before-body.ts";
 import { finalCounters, toOllamaToolCalls } from "./convert-to-ollama.ts";
 import {
   badRequest,

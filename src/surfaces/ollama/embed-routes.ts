@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { ChatService } from "../../core/chat/chat-service.ts";
 import type { EmbeddingService } from "../../core/embeddings/embedding-service.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
-import { admission, admitBeforeBody } from "../shared/admit-before-body.ts";
+import { admission, admitBeforeBody } from "../common/admit-before-body.ts";
 import { nanos } from "./convert-to-ollama.ts";
 import { badRequest, keepAliveSeconds, loadTtlSeconds } from "./convert-to-upstream.ts";
 import { localName } from "./model-name.ts";

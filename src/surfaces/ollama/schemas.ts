@@ -4,7 +4,7 @@
  * ("mesages") is not silently a model load.
  */
 import { z } from "zod";
-import { strictObject } from "../shared/strict-object.ts";
+import { strictObject } from "../common/strict-object.ts";
 
 const modelName = z
   .string({

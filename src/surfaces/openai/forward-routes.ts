@@ -5,7 +5,7 @@ import type { Config } from "../../config.ts";
 import type { ChatService, ChatTimings } from "../../core/chat/chat-service.ts";
 import type { PassthroughService } from "../../core/passthrough/passthrough-service.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
-import { admission, admitBeforeBody } from "../shared/admit-before-body.ts";
+import { admission, admitBeforeBody } from "../common/admit-before-body.ts";
 import { defaultModel } from "./default-model.ts";
 import { rawBody } from "./raw-json-body.ts";
 import {

@@ -8,7 +8,7 @@ import type { Lifecycle } from "../../http/lifecycle.ts";
 import { beginNdjson, writeLine } from "../../http/ndjson.ts";
 import { withRequestId } from "../../http/request-id.ts";
 import { serverTiming } from "../../http/server-timing.ts";
-import { admission, admitBeforeBody } from "../shared/admit-before-body.ts";
+import { admission, admitBeforeBody } from "../common/admit-before-body.ts";
 import { type ChatBody, type ChatSchemas, chatResponseSchema, streamLineSchema } from "./chat-schemas.ts";
 import { convertToUpstreamMessages, hasImages, toSamplingParams } from "./convert-to-upstream-messages.ts";
 import { chatErrors } from "./error-schemas.ts";

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { checkImage, IMAGE_MIME_TYPES } from "../../core/chat/image.ts";
 import { ISSUE_STATUS } from "../../http/validation.ts";
-import { strictObject } from "../shared/strict-object.ts";
+import { strictObject } from "../common/strict-object.ts";
 
 /** A real 1x1 PNG, so that the documented vision example is accepted as it is. */
 const EXAMPLE_PNG =

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { AvailableModel } from "../../core/models/model-gate.ts";
 import type { LoadedModel } from "../../upstreams/types.ts";
-import { strictObject } from "../shared/strict-object.ts";
+import { strictObject } from "../common/strict-object.ts";
 
 /** The model routes' wire shapes, and the converters from the core's models to them. */
 

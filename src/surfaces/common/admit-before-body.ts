@@ -1,4 +1,4 @@
-// surfaces/shared: what every API surface does the same way, whatever its wire format.
+// surfaces/common: what every API surface does the same way, whatever its wire format.
 import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from "fastify";
 import type { AdmissionTicket, ChatService } from "../../core/chat/chat-service.ts";
 import { setAccessLogFields } from "../../http/access-log-fields.ts";
