@@ -136,7 +136,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     progressIntervalMs: PROGRESS_INTERVAL_MS,
     observer: metrics,
   });
-  const passthrough = new PassthroughService(upstream.passthrough, models, active, {
+  const passthrough = new PassthroughService(upstream.passthrough, models, active, slots, {
     autoLoad: config.autoLoad,
     autoLoadExclusive: config.autoLoadExclusive,
     modelTtlSeconds: config.modelTtlSeconds,

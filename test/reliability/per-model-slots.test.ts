@@ -15,6 +15,7 @@ describe("MAX_CHATS_PER_MODEL: chats beyond LM Studio's parallel slots wait in t
   });
 
   it("the second chat for a model waits here (shown in /health) and goes once the first ends", async () => {
+    stack.emu.reset({ preload: [MODEL] });
     stack.emu.hangNextChat();
     const holder = new AbortController();
     const first = fetch(`${stack.url}/chat`, {
@@ -44,5 +45,35 @@ describe("MAX_CHATS_PER_MODEL: chats beyond LM Studio's parallel slots wait in t
       queued: 0,
       per_model: {},
     });
+  });
+
+  it("requests through /v1 wait for the same per-model slots", async () => {
+    stack.emu.reset({ preload: [MODEL] });
+    stack.emu.hangNextChat();
+    const holder = new AbortController();
+    const first = fetch(`${stack.url}/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chat("first")),
+      signal: holder.signal,
+    }).catch(() => undefined);
+    await stack.emu.waitFor(() => stack.emu.chats.length === 1);
+
+    const viaV1 = postJson(`${stack.url}/v1/chat/completions`, {
+      model: MODEL,
+      messages: [{ role: "user", content: "second" }],
+    });
+    let health = await getJson(`${stack.url}/health`);
+    for (let i = 0; i < 200 && health.json.chats.per_model[MODEL]?.queued !== 1; i++) {
+      health = await getJson(`${stack.url}/health`);
+    }
+    expect(health.json.chats.per_model[MODEL]).toEqual({ running: 1, queued: 1 });
+    expect(stack.emu.chats).toHaveLength(1);
+
+    holder.abort();
+    await first;
+    const r = await viaV1;
+    expect(r.status).toBe(200);
+    expect(r.json.choices[0].message.content).toContain("second");
   });
 });

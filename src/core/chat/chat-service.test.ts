@@ -142,6 +142,12 @@ function setup(
   return { service, engine, gate, fake: upstream.models, active, admission, slots, observer };
 }
 
+/** Lets pending promise callbacks run until `condition` holds (the event), at most 1,000 turns. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !condition(); i++) await new Promise<void>((r) => setImmediate(r));
+  expect(condition()).toBe(true);
+}
+
 function chatRun(model: string, signal = new AbortController().signal): ChatRun {
   return {
     model,
@@ -359,6 +365,7 @@ describe("active chats and admission slots", () => {
 
     const second = await start(service, chatRun(QWEN));
     const secondStep = second.next();
+    await until(() => slots.stats()[QWEN]?.queued === 1);
     expect(slots.stats()).toEqual({ [QWEN]: { running: 1, queued: 1 } });
     expect(engine.requests).toHaveLength(1);
 
@@ -379,6 +386,7 @@ describe("active chats and admission slots", () => {
     const controller = new AbortController();
     const second = await start(service, { ...chatRun(QWEN), signal: controller.signal });
     const secondStep = second.next();
+    await until(() => slots.stats()[QWEN]?.queued === 1);
     controller.abort();
     await expect(secondStep).rejects.toMatchObject({ status: 499, code: "cancelled" });
     expect(slots.stats()).toEqual({ [QWEN]: { running: 1, queued: 0 } });

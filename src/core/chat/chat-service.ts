@@ -20,6 +20,7 @@ import {
 } from "../metrics/observer.ts";
 import { chatOutcomeOf } from "../metrics/outcome.ts";
 import type { ModelGate } from "../models/model-gate.ts";
+import { shouldReloadAfter } from "../models/reload-after-unload.ts";
 import { throttleProgress } from "../models/throttle-progress.ts";
 import type { ActiveChats } from "./active-chats.ts";
 import type { Admission } from "./admission.ts";
@@ -77,8 +78,6 @@ export interface ChatServiceOptions {
   /** Metrics; none by default. */
   observer?: ChatObserver;
 }
-
-const LOAD_ON_DEMAND = new Set(["model_not_loaded", "no_models_loaded"]);
 
 /**
  * Runs one chat: waits for a slot, sends it upstream, and when the model is not loaded (and
@@ -165,7 +164,8 @@ export class ChatService {
     let outcome: ChatOutcome | undefined;
     let usage: ChatUsage | undefined;
     try {
-      const known = this.#models.knownLoaded(chat.model) ?? (await this.#refreshedName(chat.model));
+      // With AUTO_LOAD the gate itself checks; without, ask before sending a name in the wrong case.
+      const known = await this.#models.loadedName(chat.model, !this.#opts.autoLoad);
       if (known !== undefined) target(known);
       else if (this.#opts.autoLoad) target(yield* this.#loadOnDemand(chat));
       const slotFrom = performance.now();
@@ -180,13 +180,7 @@ export class ChatService {
           first = await upstream.next();
         } catch (error) {
           chat.timings.upstreamMs += performance.now() - started;
-          if (
-            attempt === 0 &&
-            this.#opts.autoLoad &&
-            isServiceError(error) &&
-            LOAD_ON_DEMAND.has(error.code)
-          ) {
-            // It was loaded when we last looked (TTL expiry, or unloaded in LM Studio's UI).
+          if (shouldReloadAfter(error, attempt, this.#opts.autoLoad)) {
             this.#models.forget(tracked);
             target(yield* this.#loadOnDemand(chat));
             continue;
@@ -239,16 +233,6 @@ export class ChatService {
         generationMs: chat.timings.generationMs,
       });
     }
-  }
-
-  /**
-   * The loaded name for `requested` after asking the upstream, when on-demand loading will not do
-   * it. A failure to list is no reason to fail the chat: the upstream's answer will say.
-   */
-  async #refreshedName(requested: string): Promise<string | undefined> {
-    if (this.#opts.autoLoad) return undefined;
-    await this.#models.listLoaded().catch(() => undefined);
-    return this.#models.knownLoaded(requested);
   }
 
   /** Loads the chat's model through the gate, yielding progress; returns the loaded identifier. */

@@ -127,6 +127,18 @@ export class ModelGate {
     return r.kind === "found" ? r.name : undefined;
   }
 
+  /**
+   * The loaded name for `name` when it is known to be loaded; with `refresh`, after asking the
+   * upstream when it is not known. A failure to list is no reason to fail the caller: the
+   * upstream's answer to the request itself will say.
+   */
+  async loadedName(name: string, refresh: boolean): Promise<string | undefined> {
+    const known = this.knownLoaded(name);
+    if (known !== undefined || !refresh) return known;
+    await this.listLoaded().catch(() => undefined);
+    return this.knownLoaded(name);
+  }
+
   /** Called when upstream says a model we thought loaded is not (unloaded by TTL, or by hand). */
   forget(name: string): void {
     this.#known.delete(name);

@@ -1,10 +1,12 @@
 /** Core: requests forwarded as they are (the OpenAI-compatible gateway), with the chats' guarantees. */
-import { isServiceError, ServiceError } from "../../errors.ts";
+import { ServiceError } from "../../errors.ts";
 import type { Passthrough, RawResponse } from "../../upstreams/types.ts";
 import type { ActiveChats } from "../chat/active-chats.ts";
 import type { AdmissionTicket, ChatTimings } from "../chat/chat-service.ts";
+import type { ModelSlots } from "../chat/model-slots.ts";
 import { loadOnDemand } from "../models/load-on-demand.ts";
 import type { ModelGate } from "../models/model-gate.ts";
+import { shouldReloadAfter } from "../models/reload-after-unload.ts";
 
 export interface PassthroughRun {
   /** The path below the upstream's OpenAI-compatible base, e.g. "/chat/completions". */
@@ -30,8 +32,6 @@ export interface PassthroughOptions {
   progressIntervalMs: number;
 }
 
-const LOAD_ON_DEMAND = new Set(["model_not_loaded", "no_models_loaded"]);
-
 /**
  * Forwards one admitted request to the upstream, after loading its model through the gate (as
  * chats do: one load however many requests wait, never LM Studio's own JIT), and retries once when
@@ -42,17 +42,20 @@ export class PassthroughService {
   readonly #forward: Passthrough | undefined;
   readonly #models: ModelGate;
   readonly #active: ActiveChats;
+  readonly #slots: ModelSlots;
   readonly #opts: PassthroughOptions;
 
   constructor(
     forward: Passthrough | undefined,
     models: ModelGate,
     active: ActiveChats,
+    slots: ModelSlots,
     opts: PassthroughOptions,
   ) {
     this.#forward = forward;
     this.#models = models;
     this.#active = active;
+    this.#slots = slots;
     this.#opts = opts;
   }
 
@@ -75,6 +78,7 @@ export class PassthroughService {
       tracked = name;
       this.#active.add(tracked);
     };
+    let releaseSlot: (() => void) | undefined;
     try {
       if (!forward) {
         throw new ServiceError(
@@ -83,9 +87,14 @@ export class PassthroughService {
           `${this.#models.upstreamName} has no OpenAI-compatible API to forward to`,
         );
       }
-      const known = this.#models.knownLoaded(tracked) ?? (await this.#refreshedName(tracked));
+      const known = await this.#models.loadedName(tracked, !this.#opts.autoLoad);
       if (known !== undefined) target(known);
       else if (this.#opts.autoLoad) target(yield* this.#load(run, tracked));
+      // As for chats: no more requests at once per model than LM Studio runs in parallel.
+      const slotFrom = performance.now();
+      releaseSlot = await this.#slots.acquire(tracked, run.signal);
+      const slotWait = performance.now() - slotFrom;
+      if (slotWait >= 1) run.timings.queueMs = (run.timings.queueMs ?? 0) + Math.round(slotWait * 100) / 100;
       for (let attempt = 0; ; attempt++) {
         const started = performance.now();
         let response: RawResponse;
@@ -100,13 +109,7 @@ export class PassthroughService {
           });
         } catch (error) {
           run.timings.upstreamMs += performance.now() - started;
-          if (
-            attempt === 0 &&
-            this.#opts.autoLoad &&
-            isServiceError(error) &&
-            LOAD_ON_DEMAND.has(error.code)
-          ) {
-            // It was loaded when we last looked (TTL expiry, or unloaded in LM Studio's UI).
+          if (shouldReloadAfter(error, attempt, this.#opts.autoLoad)) {
             this.#models.forget(tracked);
             target(yield* this.#load(run, tracked));
             continue;
@@ -118,15 +121,10 @@ export class PassthroughService {
         return;
       }
     } finally {
+      releaseSlot?.();
       this.#active.remove(tracked);
       ticket.release();
     }
-  }
-
-  async #refreshedName(requested: string): Promise<string | undefined> {
-    if (this.#opts.autoLoad) return undefined;
-    await this.#models.listLoaded().catch(() => undefined);
-    return this.#models.knownLoaded(requested);
   }
 
   async *#load(run: PassthroughRun, model: string): AsyncGenerator<PassthroughOutput, string> {
