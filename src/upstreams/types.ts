@@ -23,6 +23,8 @@ export interface DownloadedModel {
   quantization?: string;
   /** The model's path under the upstream's models folder. */
   path?: string;
+  /** The LM Link device it lives on, when not this machine. */
+  device?: string;
 }
 
 export interface LoadedModel extends DownloadedModel {

@@ -16,6 +16,11 @@ export interface CatalogueModel {
   sizeBytes?: number;
   /** the real on-disk path, relative to the models folder (default: `<publisher>/<Base>-GGUF/<base>-Q4_K_M.gguf`) */
   path?: string;
+  /**
+   * The LM Link device the model lives on (LM Studio 0.4's `deviceIdentifier`, lmstudio-js
+   * `ModelInfoBase`); null or absent: this machine.
+   */
+  deviceIdentifier?: string | null;
 }
 
 export type ModelType = "llm" | "embedding";
@@ -124,7 +129,7 @@ export function resolveModel(m: CatalogueModel): ResolvedModel {
     path,
     sizeBytes: m.sizeBytes ?? 1_000_000_000,
     indexedModelIdentifier: path,
-    deviceIdentifier: null,
+    deviceIdentifier: m.deviceIdentifier ?? null,
     paramsString: m.paramsString ?? "1B",
     architecture: m.architecture ?? "llama",
     quantization: { name: "Q4_K_M", bits: 4 },

@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoLeak } from "../api/helpers.ts";
-import { LmStudioEmulator } from "../emulator/emulator.ts";
+import { DEFAULT_CATALOGUE, LmStudioEmulator } from "../emulator/emulator.ts";
 import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.ts";
 
 const MODEL = "qwen/qwen3-4b-2507";
@@ -148,5 +148,30 @@ describe("LM Studio's own words for a taken identifier", () => {
     expect(r.status).toBe(409);
     expect(r.json).toMatchObject({ loaded: false, code: "identifier_taken" });
     expect(r.json.error).toMatch(/already taken .*pick another identifier/);
+  });
+});
+
+describe("LM Link: models on another device (LM Studio 0.4)", () => {
+  it("show their device in /models and /models/available (read with the SDK a token selects)", async () => {
+    const emu = await LmStudioEmulator.start({
+      requireToken: TOKEN,
+      models: [...DEFAULT_CATALOGUE, { modelKey: "remote/big-model", deviceIdentifier: "gpu-box" }],
+      preload: ["remote/big-model"],
+    });
+    const stack = await startStack({ emu, env: { OPENAI_API_KEY: TOKEN, LMSTUDIO_API_TOKEN: TOKEN } });
+    try {
+      const available = (await (await fetch(`${stack.url}/models/available`)).json()) as {
+        models: Array<{ model_key: string; device?: string }>;
+      };
+      expect(available.models.find((m) => m.model_key === "remote/big-model")?.device).toBe("gpu-box");
+      expect(available.models.find((m) => m.model_key === MODEL)).not.toHaveProperty("device");
+      const loaded = (await (await fetch(`${stack.url}/models`)).json()) as {
+        models: Array<{ device?: string }>;
+      };
+      expect(loaded.models[0]?.device).toBe("gpu-box");
+    } finally {
+      await stack.close();
+      await emu.stop();
+    }
   });
 });

@@ -15,6 +15,10 @@ export const loadedModelSchema = z.object({
   context_length: z.number().int(),
   max_context_length: z.number().int(),
   size_bytes: z.number().int(),
+  device: z
+    .string()
+    .optional()
+    .describe("The LM Link device the model lives on, when it is not LM Studio's own machine."),
 });
 
 export const availableModelSchema = loadedModelSchema
@@ -98,6 +102,7 @@ export const toWire = (m: LoadedModel) => ({
   context_length: m.contextLength,
   max_context_length: m.maxContextLength,
   size_bytes: m.sizeBytes,
+  ...(m.device !== undefined && { device: m.device }),
 });
 
 export const toWireAvailable = (m: AvailableModel) => ({
@@ -108,6 +113,7 @@ export const toWireAvailable = (m: AvailableModel) => ({
   trained_for_tool_use: m.trainedForToolUse,
   max_context_length: m.maxContextLength,
   size_bytes: m.sizeBytes,
+  ...(m.device !== undefined && { device: m.device }),
   loaded: m.loadedIdentifiers.length > 0,
   loaded_identifiers: m.loadedIdentifiers,
 });

@@ -33,7 +33,10 @@ export interface ModelManagerOptions {
   logger: FastifyBaseLogger;
 }
 
-function toDownloaded(info: ModelInfo): DownloadedModel {
+/** LM Studio 0.4 says on which LM Link device a model lives; SDK 1.5's typings (and schemas) lack it. */
+type WithDevice = { deviceIdentifier?: string | null };
+
+function toDownloaded(info: ModelInfo & WithDevice): DownloadedModel {
   return {
     modelKey: info.modelKey,
     type: info.type,
@@ -47,6 +50,7 @@ function toDownloaded(info: ModelInfo): DownloadedModel {
     ...(info.architecture !== undefined && { architecture: info.architecture }),
     ...(info.paramsString !== undefined && { paramsString: info.paramsString }),
     ...(info.quantization?.name !== undefined && { quantization: info.quantization.name }),
+    ...(typeof info.deviceIdentifier === "string" && { device: info.deviceIdentifier }),
   };
 }
 
