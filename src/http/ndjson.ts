@@ -10,7 +10,15 @@ export const ndjsonLine = (value: unknown): string => `${JSON.stringify(value)}\
  */
 export function writeLine(res: ServerResponse, value: unknown): Promise<void> | undefined {
   if (res.writableEnded || res.destroyed) return undefined;
-  if (res.write(ndjsonLine(value))) return undefined;
+  return writeWithBackpressure(res, ndjsonLine(value));
+}
+
+/** Writes bytes; when the client reads slower than we produce, waits until it drained (or left). */
+export function writeWithBackpressure(
+  res: ServerResponse,
+  chunk: Buffer | string,
+): Promise<void> | undefined {
+  if (res.write(chunk)) return undefined;
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);

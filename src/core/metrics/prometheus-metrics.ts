@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { withDeadline } from "../../deadline.ts";
 import type { ChatEnd, ChatObserver, ChatReport, LoadOutcome, ModelObserver } from "./observer.ts";
 
 export const PREFIX = "lmstudio_service_";
@@ -302,13 +303,4 @@ export class PrometheusMetrics implements ChatObserver, ModelObserver {
       },
     });
   }
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  work.catch(() => {});
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

@@ -4,6 +4,7 @@ import type { ChatTimings } from "../../core/chat/chat-service.ts";
 import type { PassthroughOutput } from "../../core/passthrough/passthrough-service.ts";
 import { ServiceError, toServiceError } from "../../errors.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
+import { writeWithBackpressure } from "../../http/ndjson.ts";
 import { serverTiming } from "../../http/server-timing.ts";
 import { logServiceError, renderError } from "./render-error.ts";
 
@@ -12,20 +13,6 @@ export interface SendOptions {
   streaming: boolean;
   timings: ChatTimings;
   lifecycle: Lifecycle;
-}
-
-/** Writes bytes; when the client reads slower than the upstream sends, waits for it (or its leaving). */
-function write(res: ServerResponse, chunk: Buffer | string): Promise<void> | undefined {
-  if (res.write(chunk)) return undefined;
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }
 
 /** Takes the response over from Fastify, keeping the headers hooks set (CORS). */
@@ -67,7 +54,7 @@ export async function sendForwarded(
           });
           res.socket?.setNoDelay(true);
         }
-        await write(res, `: loading ${Math.round(out.progress * 100)}%\n\n`);
+        await writeWithBackpressure(res, `: loading ${Math.round(out.progress * 100)}%\n\n`);
         continue;
       }
       const { response } = out;
@@ -82,7 +69,7 @@ export async function sendForwarded(
       }
       for await (const chunk of response.body) {
         if (res.destroyed) break;
-        const pending = write(res, chunk);
+        const pending = writeWithBackpressure(res, chunk);
         if (pending) await pending;
       }
       res.end();

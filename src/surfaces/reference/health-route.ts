@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Config } from "../../config.ts";
 import type { ChatService } from "../../core/chat/chat-service.ts";
 import type { ModelGate } from "../../core/models/model-gate.ts";
+import { withDeadline } from "../../deadline.ts";
 import { detailSchema } from "./error-schemas.ts";
 
 const healthSchema = z.object({
@@ -34,15 +35,6 @@ const healthSchema = z.object({
 
 /** A health probe must answer fast even when LM Studio's socket is silent. */
 const HEALTH_TIMEOUT_MS = 2_000;
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  work.catch(() => {});
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
 
 export function registerHealthRoutes(
   app: FastifyInstance,
