@@ -7,6 +7,7 @@ import type { Lifecycle } from "../../http/lifecycle.ts";
 import { beginNdjson, writeLine } from "../../http/ndjson.ts";
 import type { ResponseFormat, SamplingParams, UpstreamMessage, UpstreamTool } from "../../upstreams/types.ts";
 import { admission, admitBeforeBody } from "../common/admit-before-body.ts";
+import { logServiceError } from "../common/log-service-error.ts";
 import { finalCounters, toOllamaToolCalls } from "./convert-to-ollama.ts";
 import {
   badRequest,
@@ -17,7 +18,7 @@ import {
   toSamplingParams,
   toUpstreamMessages,
 } from "./convert-to-upstream.ts";
-import { errorBody, logServiceError } from "./map-error.ts";
+import { errorBody } from "./map-error.ts";
 import { localName } from "./model-name.ts";
 import { chatRequestSchema, generateRequestSchema, type OllamaOptions } from "./schemas.ts";
 

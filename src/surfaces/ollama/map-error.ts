@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ServiceError } from "../../errors.ts";
 import { fromFastifyError } from "../../http/fastify-errors.ts";
+import { allowedMethods } from "../common/allowed-methods.ts";
+import { logServiceError } from "../common/log-service-error.ts";
 
 type Issue = { instancePath?: string; message?: string; params?: unknown };
 
@@ -30,16 +32,6 @@ export function ollamaWording(message: string): string {
     .replace(/\. Load it with POST \/models\/load$/, "");
 }
 
-/** Logs what a client is not told: our bugs at error, upstream failures with their own text at warn. */
-export function logServiceError(request: FastifyRequest, error: ServiceError): void {
-  if (error.status >= 500 && error.code === "internal_error") {
-    request.log.error({ err: error.cause ?? error }, "internal error");
-  } else if (error.status >= 500 || error.code.startsWith("upstream")) {
-    const cause = error.cause instanceof Error ? error.cause.message : undefined;
-    request.log.warn({ code: error.code, ...(cause && { upstream: cause }) }, error.message);
-  }
-}
-
 /** An error as one NDJSON line or body, Ollama's shape: `{"error": "..."}`. */
 export function errorBody(e: ServiceError): { error: string } {
   return { error: ollamaWording(e.message) };
@@ -67,13 +59,11 @@ export function sendOllamaError(
 
 export { statusOf };
 
-const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
-
 /** 404 for an unknown path under /api; 405 with `Allow` for a known path and the wrong method. */
 export function notFound(app: FastifyInstance) {
   return (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split("?")[0] ?? "/";
-    const allowed = METHODS.filter((method) => app.hasRoute({ method, url: path }));
+    const allowed = allowedMethods(app, path);
     if (allowed.length > 0 && request.method !== "OPTIONS") {
       return reply
         .code(405)

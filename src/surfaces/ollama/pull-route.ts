@@ -6,7 +6,8 @@ import { ServiceError, toServiceError } from "../../errors.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { beginNdjson, writeLine } from "../../http/ndjson.ts";
 import { requestSignal } from "../../http/request-signal.ts";
-import { errorBody, logServiceError } from "./map-error.ts";
+import { logServiceError } from "../common/log-service-error.ts";
+import { errorBody } from "./map-error.ts";
 import { localName } from "./model-name.ts";
 import { pullRequestSchema } from "./schemas.ts";
 

@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ServiceError } from "../../errors.ts";
 import { fromFastifyError } from "../../http/fastify-errors.ts";
+import { allowedMethods } from "../common/allowed-methods.ts";
+import { logServiceError } from "../common/log-service-error.ts";
 
 /** OpenAI's error body: what its SDKs parse into their typed exceptions. */
 export interface OpenAiErrorBody {
@@ -79,16 +81,6 @@ export function renderError(
   };
 }
 
-/** Logs what a client is not told: our bugs at error, upstream failures with their own text at warn. */
-export function logServiceError(request: FastifyRequest, error: ServiceError): void {
-  if (error.status >= 500 && error.code === "internal_error") {
-    request.log.error({ err: error.cause ?? error }, "internal error");
-  } else if (error.status >= 500 || error.code.startsWith("upstream")) {
-    const cause = error.cause instanceof Error ? error.cause.message : undefined;
-    request.log.warn({ code: error.code, ...(cause && { upstream: cause }) }, error.message);
-  }
-}
-
 interface ValidationIssue {
   message?: string;
   params?: unknown;
@@ -127,7 +119,7 @@ export function sendOpenAiError(
 export function notFound(app: FastifyInstance) {
   return (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split("?")[0] ?? "/";
-    const allowed = (["GET", "POST"] as const).filter((method) => app.hasRoute({ method, url: path }));
+    const allowed = allowedMethods(app, path);
     if (allowed.length > 0 && request.method !== "OPTIONS") {
       const body = {
         error: {

@@ -6,7 +6,8 @@ import { ServiceError, toServiceError } from "../../errors.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { writeWithBackpressure } from "../../http/ndjson.ts";
 import { serverTiming } from "../../http/server-timing.ts";
-import { logServiceError, renderError } from "./render-error.ts";
+import { logServiceError } from "../common/log-service-error.ts";
+import { renderError } from "./render-error.ts";
 
 export interface SendOptions {
   /** The client asked for a stream (SSE). */

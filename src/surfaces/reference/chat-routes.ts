@@ -9,10 +9,10 @@ import { beginNdjson, writeLine } from "../../http/ndjson.ts";
 import { withRequestId } from "../../http/request-id.ts";
 import { serverTiming } from "../../http/server-timing.ts";
 import { admission, admitBeforeBody } from "../common/admit-before-body.ts";
+import { logServiceError } from "../common/log-service-error.ts";
 import { type ChatBody, type ChatSchemas, chatResponseSchema, streamLineSchema } from "./chat-schemas.ts";
 import { convertToUpstreamMessages, hasImages, toSamplingParams } from "./convert-to-upstream-messages.ts";
 import { chatErrors } from "./error-schemas.ts";
-import { logServiceError } from "./map-error.ts";
 
 type Kind = "generic" | "regular" | "vision";
 

@@ -2,6 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { ServiceError } from "../../errors.ts";
 import { fromFastifyError } from "../../http/fastify-errors.ts";
 import { withRequestId } from "../../http/request-id.ts";
+import { allowedMethods } from "../common/allowed-methods.ts";
+import { logServiceError } from "../common/log-service-error.ts";
 
 /** One FastAPI-style validation item: `{"loc":["body","messages",0,"role"],"msg":"...","type":"..."}`. */
 export interface ValidationDetail {
@@ -42,16 +44,6 @@ export function toFastApiDetails(
   return { status, detail };
 }
 
-/** Logs what a client is not told: our bugs at error, upstream failures with their own text at warn. */
-export function logServiceError(request: FastifyRequest, error: ServiceError): void {
-  if (error.status >= 500 && error.code === "internal_error") {
-    request.log.error({ err: error.cause ?? error }, "internal error");
-  } else if (error.status >= 500 || error.code.startsWith("upstream")) {
-    const cause = error.cause instanceof Error ? error.cause.message : undefined;
-    request.log.warn({ code: error.code, ...(cause && { upstream: cause }) }, error.message);
-  }
-}
-
 /**
  * The reference API's errors, as the FastAPI original shapes them: `{"detail": "...", "code"}`, or
  * `{"detail": [...]}` for validation. Everything is mapped to a ServiceError first.
@@ -72,13 +64,11 @@ export function sendReferenceError(
   return reply.code(e.status).headers(e.headers).send(withRequestId(body, request));
 }
 
-const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
-
 /** 404 for an unknown path; 405 with `Allow` for a known path and the wrong method, as FastAPI does. */
 export function notFound(app: FastifyInstance) {
   return (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split("?")[0] ?? "/";
-    const allowed = METHODS.filter((method) => app.hasRoute({ method, url: path }));
+    const allowed = allowedMethods(app, path);
     if (allowed.length > 0 && request.method !== "OPTIONS") {
       return reply
         .code(405)
