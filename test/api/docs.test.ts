@@ -169,6 +169,7 @@ describe("GET /openapi.json", () => {
     expect(Object.keys(item.properties).sort()).toEqual(
       [
         "context_length",
+        "device",
         "display_name",
         "identifier",
         "max_context_length",
