@@ -83,7 +83,6 @@ describe("chat completions", () => {
     expect((res as unknown as { stats: unknown }).stats).toEqual({});
     expect(emu.chats).toHaveLength(1);
     expect(emu.chats[0]).toMatchObject({
-      id: 1,
       model: GEMMA,
       stream: false,
       outcome: "finished",

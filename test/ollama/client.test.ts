@@ -24,7 +24,8 @@ afterAll(async () => {
 const lastBody = () => (stack.emu.chats.at(-1)?.body ?? {}) as Record<string, any>;
 
 beforeEach(() => {
-  stack.emu.configure({ reasoning: null, toolCall: null, chunkDelayMs: 0 });
+  // The state the tests start from, whatever ran before: only the file's preload is loaded.
+  stack.emu.reset({ preload: ["qwen/qwen3-4b-2507"] });
 });
 
 describe("models", () => {

@@ -139,7 +139,29 @@ export function createModelManager(
     callerSignal?: AbortSignal,
     isLoad = false,
   ): Promise<T> {
-    if (skew !== undefined) throw skewError();
+    if (skew !== undefined) {
+      // The version call still works under a skew, and the message names the version.
+      if (lastVersion === undefined) await readVersion().catch(() => undefined);
+      throw skewError();
+    }
+    return callEvenIfSkewed(action, timeoutMs, run, callerSignal, isLoad);
+  }
+
+  async function readVersion(): Promise<string> {
+    const v = await callEvenIfSkewed("report its version", opts.sdkTimeoutMs, (c) =>
+      c.system.getLMStudioVersion(),
+    );
+    lastVersion = v.version;
+    return v.version;
+  }
+
+  async function callEvenIfSkewed<T>(
+    action: string,
+    timeoutMs: number,
+    run: (c: LMStudioClient, signal: AbortSignal) => Promise<T>,
+    callerSignal?: AbortSignal,
+    isLoad = false,
+  ): Promise<T> {
     const current = client;
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -207,12 +229,7 @@ export function createModelManager(
   const namespace = (c: LMStudioClient, type: ModelType) => (type === "llm" ? c.llm : c.embedding);
 
   return {
-    async version() {
-      if (skew !== undefined && lastVersion !== undefined) return lastVersion;
-      const v = await call("report its version", opts.sdkTimeoutMs, (c) => c.system.getLMStudioVersion());
-      lastVersion = v.version;
-      return v.version;
-    },
+    version: readVersion,
 
     compatibility() {
       return skew === undefined ? { compatible: true } : { compatible: false, reason: skewError().message };
