@@ -14,6 +14,8 @@ export interface DownloadedModel {
   trainedForToolUse: boolean;
   maxContextLength: number;
   sizeBytes: number;
+  /** Which upstream has it, when the service fronts several. */
+  upstream?: string;
 }
 
 export interface LoadedModel extends DownloadedModel {
@@ -30,6 +32,8 @@ export interface LoadOptions {
   ttlSeconds?: number;
   signal?: AbortSignal;
   onProgress?: (progress: number) => void;
+  /** The upstream to load it on, when the service fronts several (ignored with one). */
+  upstream?: string;
 }
 
 /** What an upstream can do beyond listing what it serves and chatting. */
@@ -51,9 +55,15 @@ export interface ModelManager {
   /** Only called when `capabilities.loadUnload`. */
   load(opts: LoadOptions): Promise<LoadedModel>;
   /** Only called when `capabilities.loadUnload`. */
-  unload(model: { identifier: string; type: ModelType }): Promise<void>;
+  unload(model: { identifier: string; type: ModelType; upstream?: string }): Promise<void>;
   /** Whether the upstream's version speaks the protocol we expect; assumed so when absent. */
   compatibility?(): { compatible: boolean; reason?: string };
+  /**
+   * Where a load of `modelKey` would go (the upstream's name), when there are several to choose
+   * from: so that an exclusive load unloads the others on that upstream only. Throws a
+   * ServiceError when `pinned` cannot load it.
+   */
+  place?(modelKey: string, pinned: string | undefined): Promise<string>;
 }
 
 /** An OpenAI chat message as sent upstream. */
@@ -80,6 +90,8 @@ export interface ChatRequest {
   params: SamplingParams;
   /** Aborting it must stop the generation upstream. */
   signal: AbortSignal;
+  /** The upstream it must go to, when the service fronts several (ignored with one). */
+  upstream?: string;
 }
 
 export interface ChatUsage {
@@ -111,7 +123,23 @@ export interface Upstream {
   probe?(): Promise<string | undefined>;
   /** Raw forwarding to its OpenAI-compatible API, when it has one (the /v1 gateway needs it). */
   readonly passthrough?: Passthrough;
+  /** Each upstream's state, when the service fronts several (for /health). */
+  status?(): UpstreamStatus[];
   close(): Promise<void>;
+}
+
+/** One upstream of several, as /health shows it. */
+export interface UpstreamStatus {
+  name: string;
+  kind: "lmstudio" | "openai";
+  url: string;
+  /** "unknown" until the first check. */
+  state: "up" | "down" | "unknown";
+  version?: string;
+  chatsInFlight: number;
+  capacity: number;
+  weight: number;
+  lastError?: string;
 }
 
 /** One request forwarded as bytes to the upstream's OpenAI-compatible API (a pass-through). */
@@ -126,6 +154,8 @@ export interface RawRequest {
   model: string;
   /** Aborting it stops the generation upstream. */
   signal: AbortSignal;
+  /** The upstream it must go to, when the service fronts several (ignored with one). */
+  upstream?: string;
 }
 
 /** A successful upstream answer, its body still to be read; failures are thrown as ServiceErrors. */

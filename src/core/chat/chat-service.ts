@@ -34,6 +34,8 @@ export interface ChatRun {
   signal: AbortSignal;
   /** Filled in as the chat goes, so that a caller can report timings even when it fails. */
   timings: ChatTimings;
+  /** The upstream it must go to (and load on), when the service fronts several. */
+  upstream?: string;
 }
 
 export interface AdmissionTicket {
@@ -195,6 +197,7 @@ export class ChatService {
       exclusive: this.#opts.autoLoadExclusive,
       ttlSeconds: this.#opts.modelTtlSeconds,
       signal: chat.signal,
+      upstream: chat.upstream,
       onProgress: throttleProgress(this.#opts.progressIntervalMs, (p) => {
         pending.push(p);
         wake?.();

@@ -96,6 +96,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         params: toSamplingParams(body.config),
         signal,
         timings,
+        ...(body.upstream !== undefined && { upstream: body.upstream }),
       },
       ticket,
     );
