@@ -68,16 +68,25 @@ const entrySchema = z.strictObject({
 });
 
 const fileSchema = z
-  .union([z.array(entrySchema), z.strictObject({ upstreams: z.array(entrySchema) })], {
-    error: 'must be {"upstreams": [...]} or an array of upstreams',
-  })
-  .transform((v) => (Array.isArray(v) ? v : v.upstreams))
+  // An array alone is the list: errors then read the same for both forms (upstreams[i].field).
+  .preprocess(
+    (v) => (Array.isArray(v) ? { upstreams: v } : v),
+    z.strictObject(
+      { upstreams: z.array(entrySchema, { error: "must be an array of upstreams" }) },
+      { error: 'must be {"upstreams": [...]} or an array of upstreams' },
+    ),
+  )
+  .transform((v) => v.upstreams)
   .superRefine((entries, ctx) => {
     if (entries.length === 0) ctx.addIssue({ code: "custom", message: "names no upstream", path: [] });
     const seen = new Set<string>();
     entries.forEach((e, i) => {
       if (seen.has(e.name)) {
-        ctx.addIssue({ code: "custom", message: `"${e.name}" is named twice`, path: [i, "name"] });
+        ctx.addIssue({
+          code: "custom",
+          message: `"${e.name}" is named twice`,
+          path: ["upstreams", i, "name"],
+        });
       }
       seen.add(e.name);
     });
