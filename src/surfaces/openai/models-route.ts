@@ -34,9 +34,9 @@ export function registerModelsRoute(app: FastifyInstance, deps: ModelsRouteDeps)
       const where = new Map<string, Set<string>>();
       const at = (id: string, upstream: string | undefined) => {
         if (upstream === undefined) return;
-        let set = where.get(id);
-        if (!set) where.set(id, (set = new Set()));
+        const set = where.get(id) ?? new Set<string>();
         set.add(upstream);
+        where.set(id, set);
       };
       for (const m of loaded) {
         owners.set(m.identifier, ownerOf(m.modelKey));
