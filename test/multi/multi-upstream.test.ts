@@ -214,6 +214,9 @@ describe("health and failover", () => {
     const down = await waitForState(stack.url, "b", "down");
     expect(down.status).toBe("degraded");
     expect(down.upstreams[1].last_error).toMatch(/connect/i);
+    const pinned = await postJson(`${stack.url}/chat`, { model_key: MODEL, upstream: "b", ...user("hi") });
+    expect(pinned.status).toBe(503);
+    expect(pinned.json.detail).toMatch(/^b is down/);
   });
 
   it("moves requests off a host that dies before answering, and uses it again when it is back", async () => {

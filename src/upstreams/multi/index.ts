@@ -92,6 +92,7 @@ export function createMultiUpstream(
 
   /** Members that have `model` loaded (by identifier or key, then in any case), usable, not tried. */
   async function candidates(model: string, pinned: string | undefined, tried: Set<Member>) {
+    if (pinned !== undefined && tried.size === 0) requireUsable(member(pinned));
     const pool = (pinned !== undefined ? [member(pinned)] : members).filter((m) => m.usable && !tried.has(m));
     const listed = await Promise.all(
       pool.map((m) =>
@@ -210,6 +211,7 @@ export function createMultiUpstream(
     if (pinned !== undefined) {
       const m = member(pinned);
       if (!m.canLoad) throw cannotManage(m);
+      requireUsable(m);
       return m;
     }
     const lower = modelKey.toLowerCase();
@@ -329,6 +331,16 @@ export function createMultiUpstream(
       await Promise.all(members.map((m) => m.upstream.close()));
     },
   };
+}
+
+/** A pinned upstream that is down: the client asked for that one, so no other will do. */
+function requireUsable(m: Member): void {
+  if (m.usable) return;
+  throw new ServiceError(
+    503,
+    "upstream_unreachable",
+    `${m.name} is down (${m.lastError ?? "not answering"}); retry later, or do not pin it`,
+  );
 }
 
 function cannotManage(m: Member): ServiceError {
