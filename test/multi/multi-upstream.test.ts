@@ -304,3 +304,30 @@ describe("health and failover", () => {
     expect(chatsFor(a).filter((x) => x.outcome === "finished").length).toBe(4);
   });
 });
+
+describe("with one upstream", () => {
+  it("ignores upstream in bodies and X-Upstream, and has no upstreams in /health", async () => {
+    const stack = await startStack({ emulator: { preload: [MODEL] } });
+    try {
+      const chat = await postJson(`${stack.url}/chat`, { model_key: MODEL, upstream: "zz", ...user("hi") });
+      expect(chat.status, chat.text).toBe(200);
+      const load = await postJson(`${stack.url}/models/load`, { model_key: OTHER, upstream: "zz" });
+      expect(load.status, load.text).toBe(200);
+      expect(load.json.upstream).toBeUndefined();
+      const unload = await postJson(`${stack.url}/models/unload`, { model_key: OTHER, upstream: "zz" });
+      expect(unload.json).toEqual({ unloaded: [OTHER] });
+      const v1 = await fetch(`${stack.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-upstream": "zz" },
+        body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(v1.status).toBe(200);
+      const h = await health(stack.url);
+      expect(h.upstreams).toBeUndefined();
+      const models = (await readResponse(await fetch(`${stack.url}/models`))).json.models;
+      expect(models[0].upstream).toBeUndefined();
+    } finally {
+      await stack.close();
+    }
+  });
+});

@@ -157,7 +157,7 @@ export class ModelGate {
   async unload(requested: string | undefined, upstream?: string): Promise<string[]> {
     this.#requireLoadUnload("unload models");
     const name = requested === undefined ? undefined : this.dealias(requested);
-    const loaded = (await this.listLoaded()).filter(onUpstream(upstream));
+    const loaded = (await this.listLoaded()).filter(onUpstream(this.#pinned(upstream)));
     let targets = loaded;
     if (name !== undefined) {
       const r = resolveModelName(name, loaded.flatMap(namesOf));
@@ -178,7 +178,11 @@ export class ModelGate {
   }
 
   async ensureLoaded(requested: EnsureLoadedOptions): Promise<EnsureLoadedResult> {
-    const opts = { ...requested, modelKey: this.dealias(requested.modelKey) };
+    const opts = {
+      ...requested,
+      modelKey: this.dealias(requested.modelKey),
+      upstream: this.#pinned(requested.upstream),
+    };
     // A caller already gone starts nothing: a load nobody waits for would never be cancelled.
     if (opts.signal?.aborted) throw cancelledWhileLoading(opts.modelKey);
     // One gate per model whatever the case it was asked in: the load itself resolves the name.
@@ -325,6 +329,11 @@ export class ModelGate {
     // Forget first: a chat racing the unload then goes through ensureLoaded, not straight upstream.
     for (const m of models) for (const n of namesOf(m)) this.#known.delete(n);
     await Promise.all(models.map((m) => this.#upstream.models.unload(m)));
+  }
+
+  /** A pinned upstream means something only when there are several to choose from. */
+  #pinned(upstream: string | undefined): string | undefined {
+    return this.#upstream.models.place ? upstream : undefined;
   }
 
   #requireLoadUnload(what: string): void {

@@ -61,7 +61,7 @@ export function createMultiUpstream(
       throw new ServiceError(
         404,
         "unknown_upstream",
-        `No upstream is named "${name}" (configured: ${members.map((x) => x.name).join(", ")})`,
+        `No upstream is named "${name.slice(0, 64)}" (configured: ${members.map((x) => x.name).join(", ")})`,
       );
     }
     return m;
