@@ -62,11 +62,22 @@ const { values: args } = parseArgs({
     json: { type: "string" },
     "update-docs": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
+    scenario: { type: "string" },
   },
 });
 if (args.help) {
-  console.log("usage: npm run bench [-- --quick] [-- --json FILE] [-- --update-docs]");
+  console.log(
+    "usage: npm run bench [-- --quick] [-- --json FILE] [-- --update-docs] [-- --scenario two-upstreams]",
+  );
   process.exit(0);
+}
+// Several upstreams (issue 16): its own small comparison, one upstream against two.
+if (args.scenario === "two-upstreams") {
+  await import("./two-upstreams.ts");
+  process.exit(0);
+} else if (args.scenario !== undefined) {
+  console.error(`unknown scenario "${args.scenario}" (known: two-upstreams)`);
+  process.exit(2);
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

@@ -125,7 +125,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     metrics,
   );
   const slots = new ModelSlots({
-    perModel: config.maxChatsPerModel,
+    // With several upstreams a model may be loaded on each: MAX_CHATS_PER_MODEL counts per upstream.
+    perModel: config.maxChatsPerModel * config.upstreams.length,
     maxQueued: config.maxQueuedChats,
     queueTimeoutMs: config.queueTimeoutMs,
   });

@@ -1,6 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseEnv } from "node:util";
 import { z } from "zod";
+import {
+  deriveLmStudioWsUrl,
+  hostsToUpstreams,
+  readUpstreamsFile,
+  type UpstreamSettings,
+} from "./config-upstreams.ts";
+
+export { deriveLmStudioWsUrl, type UpstreamSettings };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
@@ -64,6 +72,9 @@ export const envSchema = z.object({
         "must be an LM Studio API token, sk-lm-<8 letters or digits>:<20 letters or digits> (LM Studio's Developer settings)",
     })
     .optional(),
+  UPSTREAMS_FILE: z.string().min(1).optional(),
+  LMSTUDIO_HOSTS: list.optional(),
+  UPSTREAM_CHECK_INTERVAL_MS: int(50).default(5_000),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: int(0, 65535).default(8000),
   CORS_ORIGINS: list.default(["*"]),
@@ -130,6 +141,13 @@ export interface Config {
   metricsEnabled: boolean;
   /** /metrics answers without an API key even when API_KEYS is set. */
   metricsPublic: boolean;
+  /**
+   * Every upstream: the one the variables above describe, or those of UPSTREAMS_FILE or
+   * LMSTUDIO_HOSTS. With one, the service runs it directly; with several, it routes among them.
+   */
+  upstreams: UpstreamSettings[];
+  /** How often each upstream of several is checked (a failed one is retried sooner, with backoff). */
+  upstreamCheckIntervalMs: number;
 }
 
 /**
@@ -146,13 +164,6 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
     this.problems = problems;
   }
-}
-
-/** LM Studio serves the SDK websocket on the same host and port as its OpenAI-compatible API. */
-export function deriveLmStudioWsUrl(openaiBaseUrl: string): string {
-  const url = new URL(openaiBaseUrl);
-  const protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  return `${protocol}//${url.host}`;
 }
 
 /**
@@ -187,11 +198,14 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
     );
   }
   const e = parsed.data;
+  const lmstudioBaseUrl = e.LMSTUDIO_BASE_URL ?? deriveLmStudioWsUrl(e.OPENAI_BASE_URL);
+  const upstreams = configuredUpstreams(e, lmstudioBaseUrl);
+  if ("problems" in upstreams) throw new ConfigError(upstreams.problems);
   return {
     upstreamKind: e.UPSTREAM_KIND,
     openaiBaseUrl: e.OPENAI_BASE_URL,
     openaiApiKey: e.OPENAI_API_KEY,
-    lmstudioBaseUrl: e.LMSTUDIO_BASE_URL ?? deriveLmStudioWsUrl(e.OPENAI_BASE_URL),
+    lmstudioBaseUrl,
     lmstudioApiToken: e.LMSTUDIO_API_TOKEN,
     host: e.HOST,
     port: e.PORT,
@@ -220,5 +234,36 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     metricsEnabled: e.METRICS_ENABLED,
     metricsPublic: e.METRICS_PUBLIC,
+    upstreams: upstreams.upstreams,
+    upstreamCheckIntervalMs: e.UPSTREAM_CHECK_INTERVAL_MS,
+  };
+}
+
+/** UPSTREAMS_FILE, LMSTUDIO_HOSTS, or the one upstream of the single-upstream variables. */
+function configuredUpstreams(
+  e: z.infer<typeof envSchema>,
+  lmstudioBaseUrl: string,
+): { upstreams: UpstreamSettings[] } | { problems: string[] } {
+  const defaults = { openaiApiKey: e.OPENAI_API_KEY, lmstudioApiToken: e.LMSTUDIO_API_TOKEN };
+  if (e.UPSTREAMS_FILE !== undefined && e.LMSTUDIO_HOSTS !== undefined) {
+    return { problems: ["UPSTREAMS_FILE and LMSTUDIO_HOSTS both name upstreams: set one of them"] };
+  }
+  if (e.UPSTREAMS_FILE !== undefined) return readUpstreamsFile(e.UPSTREAMS_FILE, defaults);
+  if (e.LMSTUDIO_HOSTS !== undefined && e.LMSTUDIO_HOSTS.length > 0) {
+    return hostsToUpstreams(e.LMSTUDIO_HOSTS, defaults);
+  }
+  return {
+    upstreams: [
+      {
+        name: new URL(e.OPENAI_BASE_URL).host,
+        kind: e.UPSTREAM_KIND,
+        openaiBaseUrl: e.OPENAI_BASE_URL,
+        openaiApiKey: e.OPENAI_API_KEY,
+        lmstudioBaseUrl,
+        lmstudioApiToken: e.LMSTUDIO_API_TOKEN,
+        maxConcurrentChats: undefined,
+        weight: 1,
+      },
+    ],
   };
 }

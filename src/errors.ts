@@ -15,6 +15,7 @@ export type ErrorCode =
   | "no_models_loaded"
   | "nothing_to_unload"
   | "identifier_taken"
+  | "unknown_upstream"
   | "not_supported"
   | "insufficient_memory"
   | "images_not_supported"

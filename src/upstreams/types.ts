@@ -25,6 +25,8 @@ export interface DownloadedModel {
   path?: string;
   /** The LM Link device it lives on, when not this machine. */
   device?: string;
+  /** Which upstream has it, when the service fronts several. */
+  upstream?: string;
 }
 
 export interface LoadedModel extends DownloadedModel {
@@ -45,6 +47,8 @@ export interface LoadOptions {
   ttlSeconds?: number;
   signal?: AbortSignal;
   onProgress?: (progress: number) => void;
+  /** The upstream to load it on, when the service fronts several (ignored with one). */
+  upstream?: string;
 }
 
 /** What an upstream can do beyond listing what it serves and chatting. */
@@ -66,9 +70,15 @@ export interface ModelManager {
   /** Only called when `capabilities.loadUnload`. */
   load(opts: LoadOptions): Promise<LoadedModel>;
   /** Only called when `capabilities.loadUnload`. */
-  unload(model: { identifier: string; type: ModelType }): Promise<void>;
+  unload(model: { identifier: string; type: ModelType; upstream?: string }): Promise<void>;
   /** Whether the upstream's version speaks the protocol we expect; assumed so when absent. */
   compatibility?(): { compatible: boolean; reason?: string };
+  /**
+   * Where a load of `modelKey` would go (the upstream's name), when there are several to choose
+   * from: so that an exclusive load unloads the others on that upstream only. Throws a
+   * ServiceError when `pinned` cannot load it.
+   */
+  place?(modelKey: string, pinned: string | undefined): Promise<string>;
 }
 
 /** An OpenAI chat message as sent upstream. */
@@ -130,6 +140,8 @@ export interface ChatRequest {
   responseFormat?: ResponseFormat;
   /** Report the model's reasoning as `reasoning` events (otherwise it is dropped). */
   reasoning?: boolean;
+  /** The upstream it must go to, when the service fronts several (ignored with one). */
+  upstream?: string;
 }
 
 export interface ChatUsage {
@@ -209,7 +221,23 @@ export interface Upstream {
   readonly embeddings?: EmbeddingEngine;
   /** Absent when the upstream cannot download models. */
   readonly downloads?: ModelDownloader;
+  /** Each upstream's state, when the service fronts several (for /health). */
+  status?(): UpstreamStatus[];
   close(): Promise<void>;
+}
+
+/** One upstream of several, as /health shows it. */
+export interface UpstreamStatus {
+  name: string;
+  kind: "lmstudio" | "openai";
+  url: string;
+  /** "unknown" until the first check. */
+  state: "up" | "down" | "unknown";
+  version?: string;
+  chatsInFlight: number;
+  capacity: number;
+  weight: number;
+  lastError?: string;
 }
 
 /** One request forwarded as bytes to the upstream's OpenAI-compatible API (a pass-through). */
@@ -224,6 +252,8 @@ export interface RawRequest {
   model: string;
   /** Aborting it stops the generation upstream. */
   signal: AbortSignal;
+  /** The upstream it must go to, when the service fronts several (ignored with one). */
+  upstream?: string;
 }
 
 /** A successful upstream answer, its body still to be read; failures are thrown as ServiceErrors. */

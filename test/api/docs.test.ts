@@ -177,6 +177,7 @@ describe("GET /openapi.json", () => {
         "size_bytes",
         "trained_for_tool_use",
         "type",
+        "upstream",
         "vision",
       ].sort(),
     );

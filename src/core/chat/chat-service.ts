@@ -59,6 +59,8 @@ export interface ChatRun {
   ttlSeconds?: number;
   /** Context length of a load this chat causes. */
   contextLength?: number;
+  /** The upstream it must go to (and load on), when the service fronts several. */
+  upstream?: string;
 }
 
 export interface AdmissionTicket {
@@ -248,6 +250,7 @@ export class ChatService {
       ttlSeconds: ttlOf(chat.ttlSeconds, this.#opts.modelTtlSeconds),
       ...(chat.contextLength !== undefined && { contextLength: chat.contextLength }),
       signal: chat.signal,
+      upstream: chat.upstream,
       onProgress: throttleProgress(this.#opts.progressIntervalMs, (p) => {
         pending.push(p);
         wake?.();

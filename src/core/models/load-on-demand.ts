@@ -7,6 +7,8 @@ export interface LoadOnDemandOptions {
   ttlSeconds: number | undefined;
   signal: AbortSignal;
   progressIntervalMs: number;
+  /** The upstream to load it on, when the service fronts several. */
+  upstream?: string;
 }
 
 export interface LoadOnDemandResult {
@@ -36,6 +38,7 @@ export async function* loadOnDemand(
       exclusive: opts.exclusive,
       ttlSeconds: opts.ttlSeconds,
       signal: opts.signal,
+      upstream: opts.upstream,
       onProgress: throttleProgress(opts.progressIntervalMs, (p) => {
         pending.push(p);
         wake?.();

@@ -2,7 +2,7 @@
  * Core: the model gate. Loading and unloading on top of any upstream, with the rules upstreams lack.
  */
 import { ServiceError } from "../../errors.ts";
-import type { DownloadedModel, LoadedModel, Upstream } from "../../upstreams/types.ts";
+import type { DownloadedModel, LoadedModel, Upstream, UpstreamStatus } from "../../upstreams/types.ts";
 import { type ModelObserver, noObserver } from "../metrics/observer.ts";
 import { loadOutcomeOf } from "../metrics/outcome.ts";
 import { closeMatches } from "./close-matches.ts";
@@ -18,6 +18,8 @@ export interface EnsureLoadedOptions {
   /** This caller's interest; the load itself is cancelled only when every waiter has gone. */
   signal?: AbortSignal;
   onProgress?: (progress: number) => void;
+  /** The upstream to load it on, when the service fronts several. */
+  upstream?: string;
 }
 
 export interface EnsureLoadedResult {
@@ -41,6 +43,9 @@ interface SharedLoad {
 
 const namesOf = (m: LoadedModel) => [m.identifier, m.modelKey];
 const matches = (m: LoadedModel, name: string) => m.identifier === name || m.modelKey === name;
+/** Models on one upstream (all of them when no upstream is named: a single upstream's). */
+const onUpstream = (upstream: string | undefined) => (m: { upstream?: string }) =>
+  upstream === undefined || m.upstream === upstream;
 
 /**
  * One upstream load per model however many callers ask at once (LM Studio's own JIT stacks
@@ -48,7 +53,7 @@ const matches = (m: LoadedModel, name: string) => m.identifier === name || m.mod
  * cancelled; a name in the wrong case means the model it names, never a second copy.
  */
 export class ModelGate {
-  readonly #upstream: Pick<Upstream, "name" | "capabilities" | "models">;
+  readonly #upstream: Pick<Upstream, "name" | "capabilities" | "models" | "status">;
   readonly #isBusy: (model: LoadedModel) => boolean;
   readonly #inflight = new Map<string, SharedLoad>();
   /**
@@ -75,7 +80,7 @@ export class ModelGate {
   readonly #observer: ModelObserver;
 
   constructor(
-    upstream: Pick<Upstream, "name" | "capabilities" | "models">,
+    upstream: Pick<Upstream, "name" | "capabilities" | "models" | "status">,
     isBusy: (model: LoadedModel) => boolean,
     aliases: ReadonlyMap<string, string> = new Map(),
     knownFreshMs = 1_000,
@@ -104,6 +109,11 @@ export class ModelGate {
 
   version(): Promise<string> {
     return this.#upstream.models.version();
+  }
+
+  /** Each upstream's state when the service fronts several; undefined with one. */
+  upstreams(): UpstreamStatus[] | undefined {
+    return this.#upstream.status?.();
   }
 
   /** Whether the upstream's version speaks our protocol, as far as we have seen. */
@@ -166,15 +176,20 @@ export class ModelGate {
     const [downloaded, loaded] = await Promise.all([this.listDownloaded(), this.listLoaded()]);
     return downloaded.map((d) => ({
       ...d,
-      loadedIdentifiers: loaded.filter((l) => l.modelKey === d.modelKey).map((l) => l.identifier),
+      loadedIdentifiers: loaded
+        .filter((l) => l.modelKey === d.modelKey && l.upstream === d.upstream)
+        .map((l) => l.identifier),
     }));
   }
 
-  /** Unloads every instance matching `name` (identifier or model key), or all when it is undefined. */
-  async unload(requested: string | undefined): Promise<string[]> {
+  /**
+   * Unloads every instance matching `name` (identifier or model key), or all when it is undefined;
+   * on one upstream when `upstream` names one.
+   */
+  async unload(requested: string | undefined, upstream?: string): Promise<string[]> {
     this.#requireLoadUnload("unload models");
     const name = requested === undefined ? undefined : this.dealias(requested);
-    const loaded = await this.listLoaded();
+    const loaded = (await this.listLoaded()).filter(onUpstream(this.#pinned(upstream)));
     let targets = loaded;
     if (name !== undefined) {
       const r = resolveModelName(name, loaded.flatMap(namesOf));
@@ -195,11 +210,15 @@ export class ModelGate {
   }
 
   async ensureLoaded(requested: EnsureLoadedOptions): Promise<EnsureLoadedResult> {
-    const opts = { ...requested, modelKey: this.dealias(requested.modelKey) };
+    const opts = {
+      ...requested,
+      modelKey: this.dealias(requested.modelKey),
+      upstream: this.#pinned(requested.upstream),
+    };
     // A caller already gone starts nothing: a load nobody waits for would never be cancelled.
     if (opts.signal?.aborted) throw cancelledWhileLoading(opts.modelKey);
     // One gate per model whatever the case it was asked in: the load itself resolves the name.
-    const key = `${opts.modelKey.toLowerCase()}\u0000${opts.identifier ?? ""}`;
+    const key = `${opts.modelKey.toLowerCase()}\u0000${opts.identifier ?? ""}\u0000${opts.upstream ?? ""}`;
     let shared = this.#inflight.get(key);
     if (!shared) {
       const controller = new AbortController();
@@ -215,7 +234,7 @@ export class ModelGate {
     const result = await this.#wait(shared, opts);
     // A caller that asked for exclusivity but joined a non-exclusive load still gets it.
     if (opts.exclusive && !shared.exclusive) {
-      const loaded = await this.listLoaded();
+      const loaded = (await this.listLoaded()).filter(onUpstream(result.model.upstream));
       const more = await this.#unloadOthers(loaded, result.model.identifier);
       return { ...result, unloaded: [...new Set([...result.unloaded, ...more])] };
     }
@@ -267,7 +286,7 @@ export class ModelGate {
     signal: AbortSignal,
     onProgress: (p: number) => void,
   ): Promise<EnsureLoadedResult> {
-    const loaded = await this.listLoaded();
+    const loaded = (await this.listLoaded()).filter(onUpstream(opts.upstream));
     const existing = findLoaded(loaded, opts);
     if (existing === "ambiguous") {
       throw ambiguous(
@@ -275,20 +294,35 @@ export class ModelGate {
         loaded.flatMap(namesOf).filter((n) => sameFold(n, opts.modelKey)),
       );
     }
-    const unloaded = opts.exclusive ? await this.#unloadOthers(loaded, existing?.identifier) : [];
+    // With several upstreams, `exclusive` acts on one: the model's, or the one the load goes to.
+    const place = this.#upstream.models.place?.bind(this.#upstream.models);
+    let unloaded: string[] = [];
+    if (opts.exclusive && (existing || !place)) {
+      unloaded = await this.#unloadOthers(
+        loaded.filter(onUpstream(existing?.upstream)),
+        existing?.identifier,
+      );
+    }
     if (existing) return { model: existing, unloaded, alreadyLoaded: true };
 
-    const downloaded = await this.listDownloaded();
+    // A pinned upstream that cannot load (an engine managing its models) says so before any listing.
+    if (place && opts.upstream !== undefined) await place(opts.modelKey, opts.upstream);
+    const downloaded = (await this.listDownloaded()).filter(onUpstream(opts.upstream));
     const r = resolveModelName(
       opts.modelKey,
       downloaded.map((d) => d.modelKey),
     );
     if (r.kind === "ambiguous") throw ambiguous(opts.modelKey, r.candidates);
     const entry = r.kind === "found" ? downloaded.find((d) => d.modelKey === r.name) : undefined;
-    if (!entry) throw notDownloaded(opts.modelKey, downloaded, this.#upstream.name);
+    if (!entry) throw notDownloaded(opts.modelKey, downloaded, opts.upstream ?? this.#upstream.name);
     if (!this.#upstream.capabilities.loadUnload) {
       // Listed but not loaded: such an engine has no models beyond the loaded ones; be safe anyway.
       throw cannotManage(this.#upstream.name, "load models");
+    }
+    const upstream =
+      place && opts.upstream === undefined ? await place(entry.modelKey, undefined) : opts.upstream;
+    if (opts.exclusive && place) {
+      unloaded = await this.#unloadOthers(loaded.filter(onUpstream(upstream)), undefined);
     }
     signal.throwIfAborted();
     const started = performance.now();
@@ -296,6 +330,7 @@ export class ModelGate {
     let model: LoadedModel;
     try {
       model = await this.#upstream.models.load({
+        upstream,
         modelKey: entry.modelKey,
         type: entry.type,
         identifier: opts.identifier,
@@ -335,6 +370,11 @@ export class ModelGate {
     // Forget first: a chat racing the unload then goes through ensureLoaded, not straight upstream.
     for (const m of models) for (const n of namesOf(m)) this.#known.delete(n);
     await Promise.all(models.map((m) => this.#upstream.models.unload(m)));
+  }
+
+  /** A pinned upstream means something only when there are several to choose from. */
+  #pinned(upstream: string | undefined): string | undefined {
+    return this.#upstream.models.place ? upstream : undefined;
   }
 
   #requireLoadUnload(what: string): void {

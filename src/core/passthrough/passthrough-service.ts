@@ -19,6 +19,8 @@ export interface PassthroughRun {
   signal: AbortSignal;
   /** Filled in as the request goes, so that a caller can report timings even when it fails. */
   timings: ChatTimings;
+  /** The upstream it must go to (and load on), when the service fronts several. */
+  upstream?: string;
 }
 
 export type PassthroughOutput =
@@ -106,6 +108,7 @@ export class PassthroughService {
             headers: run.headers,
             model: tracked,
             signal: run.signal,
+            upstream: run.upstream,
           });
         } catch (error) {
           run.timings.upstreamMs += performance.now() - started;
@@ -134,6 +137,7 @@ export class PassthroughService {
       ttlSeconds: this.#opts.modelTtlSeconds,
       signal: run.signal,
       progressIntervalMs: this.#opts.progressIntervalMs,
+      upstream: run.upstream,
     });
     const started = performance.now();
     try {

@@ -155,6 +155,8 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         timings,
         requestId: request.id,
         reasoning: g.reasoning,
+        // With several upstreams, X-Upstream pins one (as on /v1).
+        ...(typeof request.headers["x-upstream"] === "string" && { upstream: request.headers["x-upstream"] }),
         ...(g.tools?.length && { tools: g.tools }),
         ...(g.responseFormat && { responseFormat: g.responseFormat }),
         ...(ttl !== undefined && { ttlSeconds: ttl }),

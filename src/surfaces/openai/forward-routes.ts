@@ -96,6 +96,8 @@ export function registerForwardRoutes(app: FastifyInstance, deps: ForwardRouteDe
           const value = request.headers[name];
           if (typeof value === "string") headers[name] = value;
         }
+        // With several upstreams, X-Upstream pins the request to one (ignored with one).
+        const upstream = request.headers["x-upstream"];
         const outputs = passthrough.run(
           {
             path: endpoint.path,
@@ -104,6 +106,7 @@ export function registerForwardRoutes(app: FastifyInstance, deps: ForwardRouteDe
             headers,
             signal,
             timings,
+            ...(typeof upstream === "string" && upstream.length > 0 && { upstream }),
           },
           ticket,
         );

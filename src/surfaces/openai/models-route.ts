@@ -30,14 +30,37 @@ export function registerModelsRoute(app: FastifyInstance, deps: ModelsRouteDeps)
         deps.autoLoad ? deps.models.listDownloaded() : Promise.resolve([]),
       ]);
       const owners = new Map<string, string>();
-      for (const m of loaded) owners.set(m.identifier, ownerOf(m.modelKey));
-      for (const m of downloaded) if (!owners.has(m.modelKey)) owners.set(m.modelKey, ownerOf(m.modelKey));
+      // With several upstreams, each model's: one entry per name, wherever it is.
+      const where = new Map<string, Set<string>>();
+      const at = (id: string, upstream: string | undefined) => {
+        if (upstream === undefined) return;
+        const set = where.get(id) ?? new Set<string>();
+        set.add(upstream);
+        where.set(id, set);
+      };
+      for (const m of loaded) {
+        owners.set(m.identifier, ownerOf(m.modelKey));
+        at(m.identifier, m.upstream);
+      }
+      for (const m of downloaded) {
+        if (!owners.has(m.modelKey)) owners.set(m.modelKey, ownerOf(m.modelKey));
+        at(m.modelKey, m.upstream);
+      }
       for (const [alias, target] of deps.models.aliases) {
         if (!owners.has(alias)) owners.set(alias, ownerOf(target));
       }
       return {
         object: "list" as const,
-        data: [...owners].map(([id, owned_by]) => ({ id, object: "model" as const, created, owned_by })),
+        data: [...owners].map(([id, owned_by]) => {
+          const upstreams = where.get(id);
+          return {
+            id,
+            object: "model" as const,
+            created,
+            owned_by,
+            ...(upstreams && { upstreams: [...upstreams].sort() }),
+          };
+        }),
       };
     },
   );

@@ -68,6 +68,10 @@ export const modelListSchema = z.object({
       object: z.literal("model"),
       created: z.number().int(),
       owned_by: z.string(),
+      upstreams: z
+        .array(z.string())
+        .optional()
+        .describe("With several upstreams: those that have it (loaded, or downloaded with AUTO_LOAD)."),
     }),
   ),
 });

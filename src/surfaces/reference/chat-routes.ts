@@ -100,6 +100,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         requestId: request.id,
         // Reasoning models' thoughts: their own lines and field, beside the reference's.
         reasoning: true,
+        ...(body.upstream !== undefined && { upstream: body.upstream }),
       },
       ticket,
     );

@@ -70,6 +70,12 @@ export function createChatSchemas(maxImageBytes: number) {
         .describe("Model key or loaded identifier; the endpoint's default model when omitted."),
       messages: z.array(message).min(1).max(10_000),
       config: config.optional(),
+      upstream: z
+        .string()
+        .min(1)
+        .max(64)
+        .optional()
+        .describe("With several upstreams: the one to use (its name in /health). Ignored with one."),
     },
     {
       model: "model_key",

@@ -10,7 +10,9 @@ import { detailSchema } from "./error-schemas.ts";
 const healthSchema = z.object({
   status: z
     .enum(["ok", "degraded"])
-    .describe('"degraded" while LM Studio cannot be reached, or its version cannot manage models.'),
+    .describe(
+      '"degraded" while LM Studio (or, with several upstreams, any of them) cannot be reached, or its version cannot manage models.',
+    ),
   lmstudio: z.object({
     reachable: z.boolean(),
     version: z.string().optional(),
@@ -31,6 +33,22 @@ const healthSchema = z.object({
         .describe("Chats sent to each model, and those waiting for it (MAX_CHATS_PER_MODEL)."),
     })
     .describe("Chats running and queued in the service."),
+  upstreams: z
+    .array(
+      z.object({
+        name: z.string(),
+        kind: z.enum(["lmstudio", "openai"]),
+        url: z.string(),
+        state: z.enum(["up", "down", "unknown"]).describe('"unknown" until its first check.'),
+        version: z.string().optional(),
+        chats_in_flight: z.number().int(),
+        capacity: z.number().int().describe("Chats it runs at once (max_concurrent_chats)."),
+        weight: z.number(),
+        last_error: z.string().optional().describe("Why it is down."),
+      }),
+    )
+    .optional()
+    .describe("With several upstreams: each one's state (checked in the background)."),
 });
 
 /** A health probe must answer fast even when LM Studio's socket is silent. */
@@ -57,6 +75,25 @@ export function registerHealthRoutes(
       };
       const { running, queued, perModel } = deps.chat.stats();
       const chats = { running, queued, per_model: perModel };
+      // Read after the version call below, which checks every upstream afresh.
+      const upstreams = () => {
+        const list = deps.models.upstreams();
+        return list
+          ? {
+              upstreams: list.map((u) => ({
+                name: u.name,
+                kind: u.kind,
+                url: u.url,
+                state: u.state,
+                ...(u.version !== undefined && { version: u.version }),
+                chats_in_flight: u.chatsInFlight,
+                capacity: u.capacity,
+                weight: u.weight,
+                ...(u.lastError !== undefined && { last_error: u.lastError }),
+              })),
+            }
+          : {};
+      };
       try {
         const ms = Math.min(deps.config.sdkTimeoutMs, HEALTH_TIMEOUT_MS);
         const version = await withDeadline(deps.models.version(), ms);
@@ -64,10 +101,14 @@ export function registerHealthRoutes(
         await withDeadline(deps.models.listLoaded(), ms).catch(() => undefined);
         const { compatible, reason } = deps.models.compatibility();
         return {
-          status: compatible ? ("ok" as const) : ("degraded" as const),
+          status:
+            compatible && !deps.models.upstreams()?.some((u) => u.state === "down")
+              ? ("ok" as const)
+              : ("degraded" as const),
           lmstudio: { reachable: true, version, compatible, ...(reason && { incompatibility: reason }) },
           defaults,
           chats,
+          ...upstreams(),
         };
       } catch (error) {
         const message = error instanceof Error ? error.message : "unreachable";
@@ -76,6 +117,7 @@ export function registerHealthRoutes(
           lmstudio: { reachable: false, error: message },
           defaults,
           chats,
+          ...upstreams(),
         };
       }
     },

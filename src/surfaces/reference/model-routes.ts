@@ -60,6 +60,7 @@ export function registerModelRoutes(
         contextLength: body.context_length,
         ttlSeconds: body.ttl,
         exclusive: body.exclusive,
+        upstream: body.upstream,
         signal,
         onProgress,
       })
@@ -70,6 +71,7 @@ export function registerModelRoutes(
         unloaded: r.unloaded,
         already_loaded: r.alreadyLoaded,
         context_length: r.model.contextLength,
+        ...(r.model.upstream !== undefined && { upstream: r.model.upstream }),
       }));
 
   typed.get(
@@ -201,8 +203,8 @@ export function registerModelRoutes(
       },
     },
     async (request) => {
-      const { model_key, unload_all } = request.body;
-      return { unloaded: await models.unload(unload_all ? undefined : model_key) };
+      const { model_key, unload_all, upstream } = request.body;
+      return { unloaded: await models.unload(unload_all ? undefined : model_key, upstream) };
     },
   );
 }

@@ -19,6 +19,7 @@ export const loadedModelSchema = z.object({
     .string()
     .optional()
     .describe("The LM Link device the model lives on, when it is not LM Studio's own machine."),
+  upstream: z.string().optional().describe("With several upstreams: the one that has it."),
 });
 
 export const availableModelSchema = loadedModelSchema
@@ -40,6 +41,12 @@ export const loadBodySchema = strictObject(
       .describe("Instance identifier; LM Studio picks one by default."),
     context_length: z.number().int().min(1).max(10_000_000).optional(),
     ttl: z.number().int().min(1).max(31_536_000).optional().describe("Idle time-to-live in seconds."),
+    upstream: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("With several upstreams: the one to use (its name in /health). Ignored with one."),
   },
   { model: "model_key", modelKey: "model_key", context: "context_length", ttl_seconds: "ttl" },
 ).meta({ examples: [{ model_key: "qwen/qwen3-4b-2507", exclusive: true }] });
@@ -51,6 +58,7 @@ export const loadResultSchema = z.object({
   unloaded: z.array(z.string()).describe("Models unloaded first (exclusive)."),
   already_loaded: z.boolean().describe("True when the model was loaded already and nothing was loaded."),
   context_length: z.number().int(),
+  upstream: z.string().optional().describe("With several upstreams: the one it is loaded on."),
 });
 
 export const loadFailureSchema = z.object({
@@ -70,6 +78,12 @@ export const unloadBodySchema = strictObject(
       .optional()
       .describe("Identifier or model key: every matching instance."),
     unload_all: z.boolean().optional().describe("Unload every loaded model."),
+    upstream: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("With several upstreams: the one to use (its name in /health). Ignored with one."),
   },
   { model: "model_key", modelKey: "model_key", all: "unload_all" },
 )
@@ -103,6 +117,7 @@ export const toWire = (m: LoadedModel) => ({
   max_context_length: m.maxContextLength,
   size_bytes: m.sizeBytes,
   ...(m.device !== undefined && { device: m.device }),
+  ...(m.upstream !== undefined && { upstream: m.upstream }),
 });
 
 export const toWireAvailable = (m: AvailableModel) => ({
@@ -116,4 +131,5 @@ export const toWireAvailable = (m: AvailableModel) => ({
   ...(m.device !== undefined && { device: m.device }),
   loaded: m.loadedIdentifiers.length > 0,
   loaded_identifiers: m.loadedIdentifiers,
+  ...(m.upstream !== undefined && { upstream: m.upstream }),
 });
