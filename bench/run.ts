@@ -35,10 +35,16 @@ const { values: args } = parseArgs({
     json: { type: "string" },
     "update-docs": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
+    /** name=DIR: DIR/src/main.ts as one more /chat target (a checkout before a change). */
+    variant: { type: "string", multiple: true, default: [] },
+    /** Comma-separated: seq,c50,stream,streams,image,abort (default: all). */
+    scenarios: { type: "string" },
   },
 });
 if (args.help) {
-  console.log("usage: npm run bench [-- --quick] [-- --json FILE] [-- --update-docs]");
+  console.log(
+    "usage: npm run bench [-- --quick] [-- --json FILE] [-- --update-docs] [-- --variant NAME=DIR ...] [-- --scenarios seq,c50,stream,streams,image,abort]",
+  );
   process.exit(0);
 }
 mkdirSync(OUT, { recursive: true });
@@ -64,16 +70,21 @@ async function main(): Promise<void> {
     `starting the emulator, the floors, the service (twice) and Portkey (${args.quick ? "quick" : "full"} run)`,
   );
   const emu = await startEmulator();
-  const targets = await startTargets(emu);
+  const variants = (args.variant ?? []).map((v) => {
+    const [name = "", dir = ""] = v.split("=");
+    return { name, dir };
+  });
+  const targets = await startTargets(emu, variants);
+  const want = (s: string) => args.scenarios === undefined || args.scenarios.split(",").includes(s);
   const ctx = createContext(n, args.quick, emu, targets);
 
   await warmUp(ctx);
-  const seq = await sequential(ctx);
-  const c50 = await concurrency(ctx);
-  const stream = await streaming(ctx);
-  const streams = await manyStreamsScenario(ctx);
-  const image = await bigBody(ctx);
-  const abort = await aborts(ctx);
+  const seq = want("seq") ? await sequential(ctx) : { samples: {}, result: {} };
+  const c50 = want("c50") ? await concurrency(ctx) : {};
+  const stream = want("stream") ? await streaming(ctx) : {};
+  const streams = want("streams") ? await manyStreamsScenario(ctx) : undefined;
+  const image = want("image") ? await bigBody(ctx) : undefined;
+  const abort = want("abort") ? await aborts(ctx) : {};
   const load1 = os.loadavg();
   for (const t of targets) await Promise.all([t.seqPool.close(), t.c50Pool.close()]);
 

@@ -43,7 +43,7 @@ export interface Context {
   quick: boolean;
   emu: Emulator;
   targets: Target[];
-  /** The targets with these keys, in this order. */
+  /** The targets with these keys, in this order, and the variants (`--variant`) after them. */
   only(keys: readonly TargetKey[]): Target[];
   admin<T>(path: string, body?: unknown): Promise<T>;
   log(msg: string): void;
@@ -59,7 +59,10 @@ export function createContext(n: Counts, quick: boolean, emu: Emulator, targets:
     quick,
     emu,
     targets,
-    only: (keys) => keys.map((k) => byKey.get(k)).filter((t) => t !== undefined),
+    only: (keys) => [
+      ...keys.map((k) => byKey.get(k)).filter((t) => t !== undefined),
+      ...targets.filter((t) => t.key.startsWith("variant_") && !keys.includes(t.key)),
+    ],
     async admin<T>(path: string, body?: unknown): Promise<T> {
       const res = await fetch(`${emu.admin}${path}`, {
         method: body === undefined ? "GET" : "POST",

@@ -14,8 +14,8 @@ export interface Results {
   sequential: Awaited<ReturnType<typeof sequential>>["result"];
   c50: Awaited<ReturnType<typeof concurrency>>;
   stream: Awaited<ReturnType<typeof streaming>>;
-  streams_1000: Awaited<ReturnType<typeof manyStreamsScenario>>;
-  image_10mb: Awaited<ReturnType<typeof bigBody>>;
+  streams_1000: Awaited<ReturnType<typeof manyStreamsScenario>> | undefined;
+  image_10mb: Awaited<ReturnType<typeof bigBody>> | undefined;
   aborts: Awaited<ReturnType<typeof aborts>>;
   portkey_note: string;
   counts: Record<string, number>;
@@ -50,7 +50,8 @@ export function ratios(r: Results) {
         (r.stream[key]?.total_added_ms ?? nan) - (r.stream[floor]?.total_added_ms ?? nan),
       ),
       image_added_ratio: round(
-        (r.image_10mb.targets[key]?.added_p50_ms ?? nan) / (r.image_10mb.targets[floor]?.added_p50_ms ?? nan),
+        ((r.image_10mb?.targets ?? {})[key]?.added_p50_ms ?? nan) /
+          ((r.image_10mb?.targets ?? {})[floor]?.added_p50_ms ?? nan),
       ),
     });
     const prefix = (o: Record<string, number>, p: string) =>
@@ -96,7 +97,7 @@ export function verdicts(r: Results): Verdict[] {
     `${v1.floor_stream_ttfb_added_minus_floor_ms} ms`,
     ok(v1.floor_stream_ttfb_added_minus_floor_ms, (n) => n <= 0.3),
   );
-  const img = r.image_10mb.targets;
+  const img = r.image_10mb?.targets ?? {};
   add(
     "service_v1",
     "10 MB body: peak RSS growth < 2 × its size",
@@ -135,14 +136,15 @@ export function verdicts(r: Results): Verdict[] {
     ok(img.service?.rss_growth_x_body, (n) => n < 3),
   );
   const s4 = r.streams_1000;
-  add(
-    "service",
-    `${s4.count} concurrent streams: 0 errors, peak RSS ≤ 250 MB`,
-    `${s4.fresh_service.errors} errors, ${s4.fresh_service.rss_peak_mb} MB (after 1-3: ${s4.after_scenarios_1_3?.errors} errors, ${s4.after_scenarios_1_3?.rss_peak_mb} MB)`,
-    s4.fresh_service.errors === 0 &&
-      s4.after_scenarios_1_3?.errors === 0 &&
-      s4.fresh_service.rss_peak_mb <= 250,
-  );
+  if (s4)
+    add(
+      "service",
+      `${s4.count} concurrent streams: 0 errors, peak RSS ≤ 250 MB`,
+      `${s4.fresh_service.errors} errors, ${s4.fresh_service.rss_peak_mb} MB (after 1-3: ${s4.after_scenarios_1_3?.errors} errors, ${s4.after_scenarios_1_3?.rss_peak_mb} MB)`,
+      s4.fresh_service.errors === 0 &&
+        s4.after_scenarios_1_3?.errors === 0 &&
+        s4.fresh_service.rss_peak_mb <= 250,
+    );
   const ab = r.aborts.service?.max_ms;
   add(
     "service",
@@ -194,7 +196,7 @@ export function renderTable(r: Results, targets: readonly TargetInfo[]): string 
   const keys = targets.map((t) => t.key);
   const row = (name: string, f: (k: TargetKey) => string) => `| ${name} | ${keys.map(f).join(" | ")} |`;
   const c = r.counts;
-  const img = r.image_10mb.targets;
+  const img = r.image_10mb?.targets ?? {};
   const main = [
     `| scenario | ${targets.map((t) => t.label).join(" | ")} |`,
     `|---|${keys.map(() => "---:").join("|")}|`,
@@ -237,15 +239,17 @@ export function renderTable(r: Results, targets: readonly TargetInfo[]): string 
     ),
   ];
   const s4 = r.streams_1000;
-  const more = [
-    "",
-    `| 4. ${s4.count} concurrent /chat/stream (20 chunks, 100 ms apart) | a service of its own | the service that ran 1–3 |`,
-    "|---|---:|---:|",
-    `| errors | ${s4.fresh_service.errors} | ${s4.after_scenarios_1_3?.errors ?? dash} |`,
-    `| RSS before → **peak** | ${s4.fresh_service.rss_before_mb} → ${s4.fresh_service.rss_peak_mb} MB | ${s4.after_scenarios_1_3?.rss_before_mb} → ${s4.after_scenarios_1_3?.rss_peak_mb} MB |`,
-    `| CPU per streamed chunk | ${s4.fresh_service.cpu_us_per_chunk} µs | ${s4.after_scenarios_1_3?.cpu_us_per_chunk} µs |`,
-    `| wall time | ${s4.fresh_service.wall_ms} ms | ${s4.after_scenarios_1_3?.wall_ms} ms |`,
-  ];
+  const more = !s4
+    ? []
+    : [
+        "",
+        `| 4. ${s4.count} concurrent /chat/stream (20 chunks, 100 ms apart) | a service of its own | the service that ran 1–3 |`,
+        "|---|---:|---:|",
+        `| errors | ${s4.fresh_service.errors} | ${s4.after_scenarios_1_3?.errors ?? dash} |`,
+        `| RSS before → **peak** | ${s4.fresh_service.rss_before_mb} → ${s4.fresh_service.rss_peak_mb} MB | ${s4.after_scenarios_1_3?.rss_before_mb} → ${s4.after_scenarios_1_3?.rss_peak_mb} MB |`,
+        `| CPU per streamed chunk | ${s4.fresh_service.cpu_us_per_chunk} µs | ${s4.after_scenarios_1_3?.cpu_us_per_chunk} µs |`,
+        `| wall time | ${s4.fresh_service.wall_ms} ms | ${s4.after_scenarios_1_3?.wall_ms} ms |`,
+      ];
   const bars = [
     "",
     "| target | bar | measured | |",
@@ -280,6 +284,6 @@ export function chartGroups(r: Results, targets: readonly TargetInfo[]): BarGrou
       unit: "ms",
       bars: bars((k) => r.stream[k]?.ttfb_p50_ms),
     },
-    { title: "5. 10 MB image: p50", unit: "ms", bars: bars((k) => r.image_10mb.targets[k]?.p50_ms) },
+    { title: "5. 10 MB image: p50", unit: "ms", bars: bars((k) => (r.image_10mb?.targets ?? {})[k]?.p50_ms) },
   ];
 }

@@ -39,7 +39,8 @@ export const TARGET_KEYS = [
   "service_ollama",
   "portkey",
 ] as const;
-export type TargetKey = (typeof TARGET_KEYS)[number];
+/** `variant_<name>`: another checkout of the service (`--variant name=DIR`), to measure a change before/after. */
+export type TargetKey = (typeof TARGET_KEYS)[number] | `variant_${string}`;
 export type ByTarget<V> = Partial<Record<TargetKey, V>>;
 
 export interface TargetInfo {
@@ -145,12 +146,13 @@ export async function startService(
   emulatorOrigin: string,
   name: string,
   env: Record<string, string> = {},
+  root = ROOT,
 ): Promise<Started> {
   const port = await freePort();
   const child = spawnNode({
     name,
-    args: [...START_FLAGS, join(ROOT, "src", "main.ts")],
-    cwd: ROOT,
+    args: [...START_FLAGS, join(root, "src", "main.ts")],
+    cwd: root,
     env: {
       OPENAI_BASE_URL: `${emulatorOrigin}/v1`,
       HOST: "127.0.0.1",
@@ -200,8 +202,29 @@ export async function startPortkey(): Promise<Started> {
   return started;
 }
 
-/** All the targets, their processes started and answering. */
-export async function startTargets(emu: Emulator): Promise<Target[]> {
+const VARIANT_COLORS = ["#cf222e", "#8250df", "#0550ae", "#953800"];
+
+/** All the targets, their processes started and answering; variants are other checkouts' /chat. */
+export async function startTargets(
+  emu: Emulator,
+  variants: Array<{ name: string; dir: string }> = [],
+): Promise<Target[]> {
+  const others = await Promise.all(
+    variants.map(async (v, i) => {
+      const started = await startService(emu.origin, `variant_${v.name}`, {}, v.dir);
+      return makeTarget(
+        {
+          key: `variant_${v.name}`,
+          label: `variant ${v.name} /chat`,
+          color: VARIANT_COLORS[i % 4] ?? "#000",
+        },
+        started.origin,
+        started.child,
+        referenceChat,
+        referenceStream,
+      );
+    }),
+  );
   const [svc, svcNoMetrics, floor, floorFastify, pk] = await Promise.all([
     startService(emu.origin, "service"),
     startService(emu.origin, "service_no_metrics", { METRICS_ENABLED: "false" }),
@@ -267,5 +290,6 @@ export async function startTargets(emu: Emulator): Promise<Target[]> {
       openaiSpec(pkHeaders, false),
       openaiSpec(pkHeaders, true),
     ),
+    ...others,
   ];
 }
