@@ -50,8 +50,8 @@ export function ratios(r: Results) {
         (r.stream[key]?.total_added_ms ?? nan) - (r.stream[floor]?.total_added_ms ?? nan),
       ),
       image_added_ratio: round(
-        ((r.image_10mb?.targets ?? {})[key]?.added_p50_ms ?? nan) /
-          ((r.image_10mb?.targets ?? {})[floor]?.added_p50_ms ?? nan),
+        (r.image_10mb?.targets[key]?.added_p50_ms ?? nan) /
+          (r.image_10mb?.targets[floor]?.added_p50_ms ?? nan),
       ),
     });
     const prefix = (o: Record<string, number>, p: string) =>
@@ -284,6 +284,6 @@ export function chartGroups(r: Results, targets: readonly TargetInfo[]): BarGrou
       unit: "ms",
       bars: bars((k) => r.stream[k]?.ttfb_p50_ms),
     },
-    { title: "5. 10 MB image: p50", unit: "ms", bars: bars((k) => (r.image_10mb?.targets ?? {})[k]?.p50_ms) },
+    { title: "5. 10 MB image: p50", unit: "ms", bars: bars((k) => r.image_10mb?.targets[k]?.p50_ms) },
   ];
 }
