@@ -24,21 +24,21 @@ export interface ChatEngineOptions {
 type Phase = "first_token" | "chunk";
 
 /**
- * The upstream request's JSON as bytes: the `openai` client passes an ArrayBuffer view through as
- * it is, so the body is serialised once. Always a stream (see below), with usage at its end.
+ * The upstream request's JSON, encoded here: the `openai` client sends a string body with a
+ * content-type as it is, so the body is serialised once (the client's own encoder observes every
+ * key), and not copied into a Buffer either (undici writes the string to the socket). Always a
+ * stream (see below), with usage at its end.
  */
-export function encodeChatBody(request: ChatRequest): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      model: request.model,
-      messages: request.messages,
-      ...request.params,
-      ...(request.tools?.length && { tools: request.tools }),
-      ...(request.responseFormat && { response_format: request.responseFormat }),
-      stream: true,
-      stream_options: { include_usage: true },
-    }),
-  );
+export function encodeChatBody(request: ChatRequest): string {
+  return JSON.stringify({
+    model: request.model,
+    messages: request.messages,
+    ...request.params,
+    ...(request.tools?.length && { tools: request.tools }),
+    ...(request.responseFormat && { response_format: request.responseFormat }),
+    stream: true,
+    stream_options: { include_usage: true },
+  });
 }
 
 /** The delta fields OpenAI's types lack: reasoning models' thoughts, as LM Studio streams them. */
