@@ -80,7 +80,7 @@ export async function bigBody(ctx: Context) {
         : t,
   );
   const specs = perTarget<RequestSpec>(ts, (t) =>
-    t.key === "service"
+    t.key === "service" || t.key.startsWith("variant_")
       ? { path: "/chat/vision", headers: H_JSON, body: referenceImage, expect: LAST_WORD }
       : openai(t.key === "portkey" ? portkeyHeaders(ctx.emu.origin) : DIRECT_HEADERS),
   );
@@ -124,7 +124,7 @@ export async function bigBody(ctx: Context) {
     targets: perTarget(ts, (t) => {
       const p50 = summarize(lat[t.key] ?? []).p50;
       const growth = (peaks.get(t) ?? Number.NaN) - (before[t.key] ?? Number.NaN);
-      const body = t.key === "service" ? referenceImage.length : openaiImage.length;
+      const body = t.key === "service" || t.key.startsWith("variant_") ? referenceImage.length : openaiImage.length;
       return {
         p50_ms: round(p50),
         added_p50_ms: round(p50 - direct),
