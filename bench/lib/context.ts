@@ -16,14 +16,14 @@ export interface Counts {
 }
 
 export const QUICK: Counts = {
-  warm: 60,
-  seq: 150,
-  c50: 400,
-  c50Rounds: 2,
-  stream: 25,
+  warm: 30,
+  seq: 100,
+  c50: 300,
+  c50Rounds: 1,
+  stream: 15,
   streams: 200,
-  image: 2,
-  abort: 3,
+  image: 1,
+  abort: 2,
   abortPk: 1,
 };
 export const FULL: Counts = {

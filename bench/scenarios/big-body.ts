@@ -67,7 +67,7 @@ export async function bigBody(ctx: Context) {
   // Warmed like the others were (JIT): 200 chats each before the first image.
   for (const s of [svcChat, svcV1]) {
     const warm = pool(s.origin, 1);
-    for (let i = 0; i < 200; i++)
+    for (let i = 0; i < (ctx.quick ? 30 : 200); i++)
       await timed(warm, s === svcChat ? referenceChat : openaiSpec(DIRECT_HEADERS, false));
     await warm.close();
   }

@@ -78,7 +78,7 @@ export async function manyStreamsScenario(ctx: Context) {
   ctx.log(`4. ${count} concurrent streams through the service, 1 chunk every ${SLOW_CHUNK_DELAY_MS} ms`);
   const fresh = await startService(ctx.emu.origin, "service_streams");
   const warm = pool(fresh.origin, 1);
-  for (let i = 0; i < 200; i++) await timed(warm, referenceChat);
+  for (let i = 0; i < (ctx.quick ? 30 : 200); i++) await timed(warm, referenceChat);
   await warm.close();
   await ctx.admin("/configure", { chunkDelayMs: SLOW_CHUNK_DELAY_MS });
   const own = await manyStreams(fresh.origin, fresh.child.pid, count);
