@@ -126,6 +126,7 @@ async function main() {
       LOG_LEVEL: values["log-level"] ?? "info",
       MAX_CONCURRENT_CHATS: "2000",
       MAX_QUEUED_CHATS: "2000",
+      MAX_CHATS_PER_MODEL: "2000",
     },
     logPath: join(OUT, "profile-service.log"),
   });

@@ -1,229 +1,289 @@
-/** The bench's figures: their shape (the JSON keys of issue 5), the table, the chart's data, the bars. */
+/** The bench's figures: ratios to the floors, verdicts per target, the table, the chart's data. */
+import type { aborts } from "../scenarios/aborts.ts";
+import type { bigBody } from "../scenarios/big-body.ts";
+import type { concurrency } from "../scenarios/concurrency.ts";
+import type { manyStreamsScenario } from "../scenarios/many-streams.ts";
+import type { sequential } from "../scenarios/sequential.ts";
+import type { streaming } from "../scenarios/streaming.ts";
 import type { BarGroup } from "./chart.ts";
 import { round } from "./stats.ts";
-
-export const TARGET_KEYS = ["direct", "service", "service_warn", "service_no_metrics", "portkey"] as const;
-export type TargetKey = (typeof TARGET_KEYS)[number];
-export type ByTarget<V> = Record<TargetKey, V>;
-/** Only some targets run scenarios 5 and 6. */
-export type SomeTargets<V> = Partial<Record<TargetKey, V>>;
-
-export interface TargetInfo {
-  key: TargetKey;
-  label: string;
-  color: string;
-}
+import type { ByTarget, TargetInfo, TargetKey } from "./targets.ts";
 
 export interface Results {
-  seq_p50_ms: ByTarget<number>;
-  seq_p99_ms: ByTarget<number>;
-  seq_added_p50_ms: number;
-  seq_added_p50_ms_by_target: ByTarget<number>;
-  seq_errors: ByTarget<number>;
-  c50_rps: ByTarget<number>;
-  c50_p50_ms: ByTarget<number>;
-  c50_p99_ms: ByTarget<number>;
-  c50_errors: ByTarget<number>;
-  c50_target_cpu_cores: ByTarget<number>;
-  stream_ttfb_p50_ms: ByTarget<number>;
-  stream_ttfb_p99_ms: ByTarget<number>;
-  stream_total_p50_ms: ByTarget<number>;
-  stream_ttfb_added_ms: number;
-  stream_ttfb_added_ms_by_target: ByTarget<number>;
-  stream_total_added_ms_by_target: ByTarget<number>;
-  stream_errors: ByTarget<number>;
-  streams_1000_count: number;
-  streams_1000_errors: number;
-  streams_1000_first_error: string | null;
-  streams_1000_rss_mb: number;
-  streams_1000_rss_before_mb: number;
-  streams_1000_peak_open: number;
-  streams_1000_cpu_us_per_chunk: number;
-  streams_1000_wall_ms: number;
-  /** The same scenario on the service that had run scenarios 1-3 (its heap grown by them). */
-  streams_1000_rss_mb_after_load: number;
-  streams_1000_rss_before_mb_after_load: number;
-  streams_1000_errors_after_load: number;
-  image_10mb_bytes: number;
-  image_10mb_p50_ms: SomeTargets<number>;
-  image_10mb_added_ms: number;
-  image_10mb_added_ms_portkey: number;
-  image_10mb_rss_mb: number;
-  image_10mb_rss_before_mb: number;
-  image_10mb_errors: SomeTargets<number>;
-  /** Median time from the client's abort to the upstream's cancel; null: the cancel never came. */
-  abort_ms: SomeTargets<number | null>;
-  abort_max_ms: SomeTargets<number | null>;
-  abort_outcomes: SomeTargets<string[]>;
-  emulator: {
-    seq_p50_ms: number;
-    c50_rps: number;
-    stream_ttfb_p50_ms: number;
-    cpu_cores_while_serving: ByTarget<number>;
-    note: string;
-  };
-  service_rss_idle_mb: number;
-  service_rss_hwm_mb: number;
+  targets: ByTarget<string>;
+  sequential: Awaited<ReturnType<typeof sequential>>["result"];
+  c50: Awaited<ReturnType<typeof concurrency>>;
+  stream: Awaited<ReturnType<typeof streaming>>;
+  streams_1000: Awaited<ReturnType<typeof manyStreamsScenario>> | undefined;
+  image_10mb: Awaited<ReturnType<typeof bigBody>> | undefined;
+  aborts: Awaited<ReturnType<typeof aborts>>;
   portkey_note: string;
   counts: Record<string, number>;
-  node: string;
-  cpus: number;
-  cpu_model: string;
-  mem_gb: number;
-  kernel: string;
-  loadavg_start: number[];
-  loadavg_end: number[];
+  machine: {
+    node: string;
+    cpus: number;
+    cpu_model: string;
+    mem_gb: number;
+    kernel: string;
+    loadavg_start: number[];
+    loadavg_end: number[];
+  };
   date: string;
   duration_s: number;
 }
 
-export interface Bar {
+const nan = Number.NaN;
+
+/** Each target's figures divided by (or minus) the floors' in the same run. */
+export function ratios(r: Results) {
+  const out: ByTarget<Record<string, number>> = {};
+  for (const key of Object.keys(r.c50) as TargetKey[]) {
+    const vs = (floor: TargetKey) => ({
+      c50_rps_ratio: round((r.c50[key]?.rps ?? nan) / (r.c50[floor]?.rps ?? nan)),
+      seq_added_p50_minus_floor_ms: round(
+        (r.sequential[key]?.added_p50_ms ?? nan) - (r.sequential[floor]?.added_p50_ms ?? nan),
+      ),
+      stream_ttfb_added_minus_floor_ms: round(
+        (r.stream[key]?.ttfb_added_ms ?? nan) - (r.stream[floor]?.ttfb_added_ms ?? nan),
+      ),
+      stream_total_added_minus_floor_ms: round(
+        (r.stream[key]?.total_added_ms ?? nan) - (r.stream[floor]?.total_added_ms ?? nan),
+      ),
+      image_added_ratio: round(
+        (r.image_10mb?.targets[key]?.added_p50_ms ?? nan) /
+          (r.image_10mb?.targets[floor]?.added_p50_ms ?? nan),
+      ),
+    });
+    const prefix = (o: Record<string, number>, p: string) =>
+      Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}${k}`, v]));
+    out[key] = { ...prefix(vs("floor"), "floor_"), ...prefix(vs("floor_fastify"), "fastify_floor_") };
+  }
+  return out;
+}
+
+export interface Verdict {
+  target: TargetKey;
   bar: string;
   value: string;
   pass: boolean;
 }
 
-export function bars(r: Results): Bar[] {
-  const ratio = r.c50_rps.service / r.c50_rps.portkey;
-  const metricsCost = 1 - r.c50_rps.service / r.c50_rps.service_no_metrics;
-  const abortMax = r.abort_max_ms.service;
-  return [
-    {
-      bar: "seq_added_p50_ms ≤ 1.0",
-      value: `${r.seq_added_p50_ms} ms (Portkey: ${r.seq_added_p50_ms_by_target.portkey} ms)`,
-      pass: r.seq_added_p50_ms <= 1.0 && r.seq_errors.service === 0,
-    },
-    {
-      bar: "c50_rps: service ≥ 2 × Portkey",
-      value: `${r.c50_rps.service} vs ${r.c50_rps.portkey} req/s (×${round(ratio)})`,
-      pass: ratio >= 2 && r.c50_errors.service === 0,
-    },
-    {
-      bar: "metrics cost: c50_rps with metrics within 3 % of METRICS_ENABLED=false",
-      value: `${r.c50_rps.service} vs ${r.c50_rps.service_no_metrics} req/s (${round(metricsCost * 100)} %)`,
-      pass: metricsCost <= 0.03,
-    },
-    {
-      bar: "stream_ttfb_added_ms ≤ 1.0",
-      value: `${r.stream_ttfb_added_ms} ms (Portkey: ${r.stream_ttfb_added_ms_by_target.portkey} ms)`,
-      pass: r.stream_ttfb_added_ms <= 1.0 && r.stream_errors.service === 0,
-    },
-    {
-      bar: "streams_1000_errors = 0",
-      value: `${r.streams_1000_errors} of ${r.streams_1000_count} (after load: ${r.streams_1000_errors_after_load})`,
-      pass: r.streams_1000_errors === 0 && r.streams_1000_errors_after_load === 0,
-    },
-    {
-      bar: "streams_1000_rss_mb ≤ 250",
-      value: `${r.streams_1000_rss_mb} MB (after load: ${r.streams_1000_rss_mb_after_load} MB)`,
-      pass: r.streams_1000_rss_mb <= 250,
-    },
-    {
-      bar: "abort reaches the upstream ≤ 100 ms (service, worst try)",
-      value:
-        abortMax === null || abortMax === undefined
-          ? "never"
-          : `${abortMax} ms (p50 ${r.abort_ms.service} ms)`,
-      pass: abortMax !== null && abortMax !== undefined && abortMax <= 100,
-    },
+export function verdicts(r: Results): Verdict[] {
+  const q = ratios(r);
+  const v: Verdict[] = [];
+  const add = (target: TargetKey, bar: string, value: string, pass: boolean) =>
+    v.push({ target, bar, value, pass });
+  const svc = q.service ?? {};
+  const v1 = q.service_v1 ?? {};
+  const pk = q.portkey ?? {};
+  const ok = (n: number | undefined, f: (n: number) => boolean) =>
+    n !== undefined && Number.isFinite(n) && f(n);
+  // /v1 against the floor.
+  add(
+    "service_v1",
+    "sequential added p50 within 0.3 ms of the floor's",
+    `${v1.floor_seq_added_p50_minus_floor_ms} ms`,
+    ok(v1.floor_seq_added_p50_minus_floor_ms, (n) => n <= 0.3),
+  );
+  add(
+    "service_v1",
+    "c50 req/s ≥ 0.8 × the floor's",
+    `${r.c50.service_v1?.rps} vs ${r.c50.floor?.rps} (×${v1.floor_c50_rps_ratio})`,
+    ok(v1.floor_c50_rps_ratio, (n) => n >= 0.8) && r.c50.service_v1?.errors === 0,
+  );
+  add(
+    "service_v1",
+    "stream TTFB added within 0.3 ms of the floor's",
+    `${v1.floor_stream_ttfb_added_minus_floor_ms} ms`,
+    ok(v1.floor_stream_ttfb_added_minus_floor_ms, (n) => n <= 0.3),
+  );
+  const img = r.image_10mb?.targets ?? {};
+  add(
+    "service_v1",
+    "10 MB body: peak RSS growth < 2 × its size",
+    `${img.service_v1?.rss_growth_mb} MB (×${img.service_v1?.rss_growth_x_body})`,
+    ok(img.service_v1?.rss_growth_x_body, (n) => n < 2) && img.service_v1?.errors === 0,
+  );
+  // The reference /chat against the Fastify floor.
+  add(
+    "service",
+    "c50 req/s ≥ 0.5 × the Fastify floor's",
+    `${r.c50.service?.rps} vs ${r.c50.floor_fastify?.rps} (×${svc.fastify_floor_c50_rps_ratio})`,
+    ok(svc.fastify_floor_c50_rps_ratio, (n) => n >= 0.5) && r.c50.service?.errors === 0,
+  );
+  add(
+    "service",
+    "sequential added p50 within 0.5 ms of the Fastify floor's",
+    `${svc.fastify_floor_seq_added_p50_minus_floor_ms} ms`,
+    ok(svc.fastify_floor_seq_added_p50_minus_floor_ms, (n) => n <= 0.5),
+  );
+  add(
+    "service",
+    "stream TTFB added within 0.5 ms of the Fastify floor's",
+    `${svc.fastify_floor_stream_ttfb_added_minus_floor_ms} ms`,
+    ok(svc.fastify_floor_stream_ttfb_added_minus_floor_ms, (n) => n <= 0.5),
+  );
+  add(
+    "service",
+    "10 MB image: added time ≤ 2 × the Fastify floor's",
+    `${img.service?.added_p50_ms} vs ${img.floor_fastify?.added_p50_ms} ms (×${svc.fastify_floor_image_added_ratio})`,
+    ok(svc.fastify_floor_image_added_ratio, (n) => n <= 2) && img.service?.errors === 0,
+  );
+  add(
+    "service",
+    "10 MB image: peak RSS growth < 3 × the body size",
+    `${img.service?.rss_growth_mb} MB (×${img.service?.rss_growth_x_body})`,
+    ok(img.service?.rss_growth_x_body, (n) => n < 3),
+  );
+  const s4 = r.streams_1000;
+  if (s4)
+    add(
+      "service",
+      `${s4.count} concurrent streams: 0 errors, peak RSS ≤ 250 MB`,
+      `${s4.fresh_service.errors} errors, ${s4.fresh_service.rss_peak_mb} MB (after 1-3: ${s4.after_scenarios_1_3?.errors} errors, ${s4.after_scenarios_1_3?.rss_peak_mb} MB)`,
+      s4.fresh_service.errors === 0 &&
+        s4.after_scenarios_1_3?.errors === 0 &&
+        s4.fresh_service.rss_peak_mb <= 250,
+    );
+  const ab = r.aborts.service?.max_ms;
+  add(
+    "service",
+    "abort reaches the upstream ≤ 100 ms (worst try)",
+    ab === null || ab === undefined ? "never" : `${ab} ms (p50 ${r.aborts.service?.p50_ms} ms)`,
+    ok(ab ?? undefined, (n) => n <= 100),
+  );
+  const ahead = [
+    (r.sequential.service?.added_p50_ms ?? nan) < (r.sequential.portkey?.added_p50_ms ?? nan),
+    (r.c50.service?.rps ?? nan) > (r.c50.portkey?.rps ?? nan),
+    (r.stream.service?.ttfb_added_ms ?? nan) < (r.stream.portkey?.ttfb_added_ms ?? nan),
+    (img.service?.added_p50_ms ?? nan) < (img.portkey?.added_p50_ms ?? nan),
+    r.aborts.portkey?.max_ms === null || (ab ?? nan) < (r.aborts.portkey?.max_ms ?? nan),
   ];
+  add(
+    "service",
+    "ahead of Portkey on every figure (seq, c50, TTFB, image, abort)",
+    ahead.map((a) => (a ? "yes" : "no")).join(" / "),
+    ahead.every(Boolean),
+  );
+  // Metrics cost.
+  const metricsCost = 1 - (r.c50.service?.rps ?? nan) / (r.c50.service_no_metrics?.rps ?? nan);
+  add(
+    "service",
+    "c50 req/s with metrics within 3 % of METRICS_ENABLED=false",
+    `${r.c50.service?.rps} vs ${r.c50.service_no_metrics?.rps} (${round(metricsCost * 100)} %)`,
+    ok(metricsCost, (n) => n <= 0.03),
+  );
+  // Ollama: reported against the floor, no bar of its own.
+  add(
+    "service_ollama",
+    "streaming overhead vs the floor (TTFB, total): reported, no bar",
+    `TTFB +${r.stream.service_ollama?.ttfb_added_ms} ms (floor +${r.stream.floor?.ttfb_added_ms}), total +${r.stream.service_ollama?.total_added_ms} ms (floor +${r.stream.floor?.total_added_ms})`,
+    true,
+  );
+  void pk;
+  return v;
 }
 
 const dash = "–";
 const ms = (v: number | null | undefined) =>
   v === null || v === undefined || Number.isNaN(v) ? dash : `${v} ms`;
-const plus = (v: number) => (Number.isNaN(v) ? dash : `${v >= 0 ? "+" : ""}${v} ms`);
+const plus = (v: number | undefined) =>
+  v === undefined || Number.isNaN(v) ? dash : `${v >= 0 ? "+" : ""}${v} ms`;
+const num = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? dash : String(v));
 
 export function renderTable(r: Results, targets: readonly TargetInfo[]): string {
+  const q = ratios(r);
   const keys = targets.map((t) => t.key);
   const row = (name: string, f: (k: TargetKey) => string) => `| ${name} | ${keys.map(f).join(" | ")} |`;
-  const added = (by: ByTarget<number>) => (k: TargetKey) => (k === "direct" ? dash : plus(by[k]));
-  const abort = (by: SomeTargets<number | null>, never: string) => (k: TargetKey) =>
-    !(k in by) ? dash : by[k] === null ? never : ms(by[k]);
   const c = r.counts;
+  const img = r.image_10mb?.targets ?? {};
   const main = [
     `| scenario | ${targets.map((t) => t.label).join(" | ")} |`,
     `|---|${keys.map(() => "---:").join("|")}|`,
-    row(`1. sequential, p50 (${c.seq} each)`, (k) => ms(r.seq_p50_ms[k])),
-    row("1. sequential, p99", (k) => ms(r.seq_p99_ms[k])),
-    row("1. **added p50 vs direct**", added(r.seq_added_p50_ms_by_target)),
-    row(`2. concurrency 50, **req/s** (${c.c50} each)`, (k) => String(r.c50_rps[k])),
-    row("2. concurrency 50, p50", (k) => ms(r.c50_p50_ms[k])),
-    row("2. concurrency 50, p99", (k) => ms(r.c50_p99_ms[k])),
-    row("2. CPU of the target during it (cores)", (k) => String(r.c50_target_cpu_cores[k])),
-    row("2. CPU of the emulator during it (cores)", (k) => String(r.emulator.cpu_cores_while_serving[k])),
-    row(`3. stream, time to first byte p50 (${c.stream} each)`, (k) => ms(r.stream_ttfb_p50_ms[k])),
-    row("3. stream, **TTFB added vs direct**", added(r.stream_ttfb_added_ms_by_target)),
-    row("3. stream, total p50 (20 chunks, 2 ms apart)", (k) => ms(r.stream_total_p50_ms[k])),
-    row("3. stream, total added vs direct", added(r.stream_total_added_ms_by_target)),
-    row(`5. 10 MB image, p50 (${c.image} each)`, (k) => ms(r.image_10mb_p50_ms[k])),
-    row("6. client abort → upstream cancel, p50", abort(r.abort_ms, "not propagated")),
-    row("6. client abort → upstream cancel, max", abort(r.abort_max_ms, dash)),
-    row("errors in 1 / 2 / 3", (k) => `${r.seq_errors[k]} / ${r.c50_errors[k]} / ${r.stream_errors[k]}`),
+    row(`1. sequential, p50 (${c.seq} each)`, (k) => ms(r.sequential[k]?.p50_ms)),
+    row("1. sequential, p99", (k) => ms(r.sequential[k]?.p99_ms)),
+    row("1. **added p50 vs direct**", (k) => (k === "direct" ? dash : plus(r.sequential[k]?.added_p50_ms))),
+    row(`2. concurrency 50, **req/s** (${c.c50} each)`, (k) => num(r.c50[k]?.rps)),
+    row("2. ratio to the floor / Fastify floor", (k) =>
+      k === "direct"
+        ? dash
+        : `×${num(q[k]?.floor_c50_rps_ratio)} / ×${num(q[k]?.fastify_floor_c50_rps_ratio)}`,
+    ),
+    row("2. concurrency 50, p50", (k) => ms(r.c50[k]?.p50_ms)),
+    row("2. concurrency 50, p99", (k) => ms(r.c50[k]?.p99_ms)),
+    row("2. CPU of the target process (cores)", (k) => num(r.c50[k]?.cpu_cores)),
+    row(`3. stream, TTFB p50 (${c.stream} each)`, (k) => ms(r.stream[k]?.ttfb_p50_ms)),
+    row("3. stream, **TTFB added vs direct**", (k) =>
+      k === "direct" ? dash : plus(r.stream[k]?.ttfb_added_ms),
+    ),
+    row("3. stream, total p50 (20 chunks, 2 ms apart)", (k) => ms(r.stream[k]?.total_p50_ms)),
+    row("3. stream, total added vs direct", (k) =>
+      k === "direct" ? dash : plus(r.stream[k]?.total_added_ms),
+    ),
+    row(`5. 10 MB image, p50 (${c.image} each)`, (k) => ms(img[k]?.p50_ms)),
+    row("5. 10 MB image, added vs direct", (k) => (k === "direct" ? dash : plus(img[k]?.added_p50_ms))),
+    row("5. 10 MB image, peak RSS growth", (k) =>
+      k === "direct" || img[k] === undefined ? dash : `${img[k]?.rss_growth_mb} MB`,
+    ),
+    row("6. client abort → upstream cancel, p50", (k) =>
+      r.aborts[k] === undefined
+        ? dash
+        : r.aborts[k]?.p50_ms === null
+          ? "not propagated"
+          : ms(r.aborts[k]?.p50_ms),
+    ),
+    row("6. client abort → upstream cancel, max", (k) => ms(r.aborts[k]?.max_ms)),
+    row(
+      "errors in 1 / 2 / 3",
+      (k) => `${num(r.sequential[k]?.errors)} / ${num(r.c50[k]?.errors)} / ${num(r.stream[k]?.errors)}`,
+    ),
   ];
-  const more = [
+  const s4 = r.streams_1000;
+  const more = !s4
+    ? []
+    : [
+        "",
+        `| 4. ${s4.count} concurrent /chat/stream (20 chunks, 100 ms apart) | a service of its own | the service that ran 1–3 |`,
+        "|---|---:|---:|",
+        `| errors | ${s4.fresh_service.errors} | ${s4.after_scenarios_1_3?.errors ?? dash} |`,
+        `| RSS before → **peak** | ${s4.fresh_service.rss_before_mb} → ${s4.fresh_service.rss_peak_mb} MB | ${s4.after_scenarios_1_3?.rss_before_mb} → ${s4.after_scenarios_1_3?.rss_peak_mb} MB |`,
+        `| CPU per streamed chunk | ${s4.fresh_service.cpu_us_per_chunk} µs | ${s4.after_scenarios_1_3?.cpu_us_per_chunk} µs |`,
+        `| wall time | ${s4.fresh_service.wall_ms} ms | ${s4.after_scenarios_1_3?.wall_ms} ms |`,
+      ];
+  const bars = [
     "",
-    `| 4. ${r.streams_1000_count} concurrent streams through the service (20 chunks, 100 ms apart) | |`,
-    "|---|---:|",
-    `| errors | ${r.streams_1000_errors}${r.streams_1000_first_error ? ` (${r.streams_1000_first_error})` : ""} |`,
-    `| streams open at once (client side) | ${r.streams_1000_peak_open} |`,
-    `| service RSS before → **peak** (a service of its own, warmed up) | ${r.streams_1000_rss_before_mb} → ${r.streams_1000_rss_mb} MB |`,
-    `| the same on the service that ran scenarios 1–3 | ${r.streams_1000_rss_before_mb_after_load} → ${r.streams_1000_rss_mb_after_load} MB, ${r.streams_1000_errors_after_load} errors |`,
-    `| service CPU per streamed chunk | ${r.streams_1000_cpu_us_per_chunk} µs |`,
-    `| wall time | ${r.streams_1000_wall_ms} ms |`,
-    "",
-    `| 5. one ${(r.image_10mb_bytes / 2 ** 20).toFixed(1)} MiB PNG, base64 in JSON | |`,
-    "|---|---:|",
-    `| added p50 vs direct: service (/chat/vision) | ${plus(r.image_10mb_added_ms)} |`,
-    `| added p50 vs direct: Portkey | ${plus(r.image_10mb_added_ms_portkey)} |`,
-    `| service RSS before → **peak** | ${r.image_10mb_rss_before_mb} → ${r.image_10mb_rss_mb} MB |`,
-    "",
-    `Service RSS: ${r.service_rss_idle_mb} MB idle after start, ${r.service_rss_hwm_mb} MB high-water mark (VmHWM) at the end.`,
-    `The emulator alone (direct): ${r.emulator.seq_p50_ms} ms p50 sequential, ${r.emulator.c50_rps} req/s at concurrency 50, ${r.emulator.stream_ttfb_p50_ms} ms to the first streamed byte; it used at most ${Math.max(...Object.values(r.emulator.cpu_cores_while_serving).filter((_, i) => keys[i] !== "direct"))} of a core while serving the gateways, so it was never the bottleneck.`,
+    "| target | bar | measured | |",
+    "|---|---|---|---|",
+    ...verdicts(r).map(
+      (b) =>
+        `| ${targets.find((t) => t.key === b.target)?.label ?? b.target} | ${b.bar} | ${b.value} | ${b.pass ? "holds" : "**does not hold**"} |`,
+    ),
   ];
-  const barLines = [
-    "",
-    "| bar (issue 5) | measured | |",
-    "|---|---|---|",
-    ...bars(r).map((b) => `| ${b.bar} | ${b.value} | ${b.pass ? "PASS" : "**FAIL**"} |`),
-  ];
-  const pk = (r.abort_outcomes.portkey ?? []).join("; ");
+  const m = r.machine;
+  const pk = (r.aborts.portkey?.outcomes ?? []).join("; ");
   const foot = [
     "",
     `Portkey: ${r.portkey_note}. What the upstream saw after a client abort through Portkey: ${pk || dash}.`,
     "",
-    `Machine: Node ${r.node}, ${r.cpus} CPUs (${r.cpu_model}), ${r.mem_gb} GiB RAM, ${r.kernel}; load average ${r.loadavg_start.join(" ")} at the start and ${r.loadavg_end.join(" ")} at the end (the machine is shared); ${r.date}; ${r.duration_s} s.`,
+    `Machine: Node ${m.node}, ${m.cpus} CPUs (${m.cpu_model}), ${m.mem_gb} GiB RAM, ${m.kernel}; **load average ${m.loadavg_start.join(" ")} at the start, ${m.loadavg_end.join(" ")} at the end** (shared machine); ${r.date}; ${r.duration_s} s.`,
   ];
-  return `${[...main, ...more, ...barLines, ...foot].join("\n")}\n`;
-}
-
-export interface ChartSummaries {
-  seqP50: ByTarget<number>;
-  c50P50: ByTarget<number>;
-  ttfbP50: ByTarget<number>;
-  totalP50: ByTarget<number>;
+  return `${[...main, ...more, ...bars, ...foot].join("\n")}\n`;
 }
 
 export function chartGroups(r: Results, targets: readonly TargetInfo[]): BarGroup[] {
-  const short = (t: TargetInfo) =>
-    t.label.replace(", LOG_LEVEL=", " ").replace(", METRICS_ENABLED=", " metrics ");
-  const bars = (f: (k: TargetKey) => number | null | undefined, only?: readonly TargetKey[]) =>
+  const bars = (f: (k: TargetKey) => number | null | undefined) =>
     targets
-      .filter((t) => !only || only.includes(t.key))
-      .map((t) => ({ label: short(t), color: t.color, value: f(t.key) ?? null }));
+      .map((t) => ({ label: t.label, color: t.color, value: f(t.key) ?? null }))
+      .filter((b) => b.value !== null && !Number.isNaN(b.value));
   return [
-    { title: "1. Sequential chat: p50", unit: "ms", bars: bars((k) => r.seq_p50_ms[k]) },
-    { title: "2. Concurrency 50: throughput", unit: "req/s", bars: bars((k) => r.c50_rps[k]) },
-    { title: "2. Concurrency 50: p50", unit: "ms", bars: bars((k) => r.c50_p50_ms[k]) },
+    { title: "1. Sequential chat: p50", unit: "ms", bars: bars((k) => r.sequential[k]?.p50_ms) },
+    { title: "2. Concurrency 50: throughput", unit: "req/s", bars: bars((k) => r.c50[k]?.rps) },
+    { title: "2. Concurrency 50: p50", unit: "ms", bars: bars((k) => r.c50[k]?.p50_ms) },
     {
       title: "3. Streaming: time to first byte, p50",
       unit: "ms",
-      bars: bars((k) => r.stream_ttfb_p50_ms[k]),
+      bars: bars((k) => r.stream[k]?.ttfb_p50_ms),
     },
-    {
-      title: "5. 10 MB image: p50",
-      unit: "ms",
-      bars: bars((k) => r.image_10mb_p50_ms[k], ["direct", "service", "portkey"]),
-    },
+    { title: "5. 10 MB image: p50", unit: "ms", bars: bars((k) => r.image_10mb?.targets[k]?.p50_ms) },
   ];
 }

@@ -10,7 +10,8 @@ import { accessLogFields } from "../http/access-log-fields.ts";
  */
 export const accessLogPlugin = fp(
   async (app) => {
-    app.addHook("onRequest", async (request, reply) => {
+    // A callback hook, not an async one: no promise per request on this path.
+    app.addHook("onRequest", (request, reply, done) => {
       reply.raw.once("close", () => {
         const res = reply.raw;
         request.log.info(
@@ -26,6 +27,7 @@ export const accessLogPlugin = fp(
           "request",
         );
       });
+      done();
     });
   },
   { name: "access-log" },

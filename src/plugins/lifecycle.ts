@@ -6,16 +6,18 @@ import type { Lifecycle } from "../http/lifecycle.ts";
 /** Counts every request for graceful shutdown, and turns new ones away (503) while draining. */
 export const lifecyclePlugin = fp<{ lifecycle: Lifecycle }>(
   async (app, { lifecycle }) => {
-    app.addHook("onRequest", async (_request, reply) => {
+    // A callback hook, not an async one: no promise per request on this path.
+    app.addHook("onRequest", (_request, reply, done) => {
       lifecycle.track(reply.raw);
-      if (lifecycle.draining) {
-        reply.header("connection", "close").header("retry-after", "5");
-        throw new ServiceError(
+      if (!lifecycle.draining) return done();
+      reply.header("connection", "close").header("retry-after", "5");
+      done(
+        new ServiceError(
           503,
           "shutting_down",
           "The service is shutting down; retry on another instance or later",
-        );
-      }
+        ),
+      );
     });
   },
   { name: "lifecycle" },

@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { checkImage, decodedLength, splitDataUrl, toDataUrl } from "./image.ts";
+import { checkImage, decodedLength, isBase64, splitDataUrl, toDataUrl } from "./image.ts";
 
 const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]).toString("base64");
 const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1]).toString("base64");
@@ -45,6 +46,22 @@ describe("data URLs", () => {
   it("computes the decoded size from the base64 length", () => {
     for (const n of [1, 2, 3, 4, 5, 100]) {
       expect(decodedLength(Buffer.alloc(n).toString("base64"))).toBe(n);
+    }
+  });
+});
+
+describe("isBase64", () => {
+  const regex = (s: string) => s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
+  it("agrees with the regular expression it replaced", () => {
+    const alphabet = fc.constantFrom(..."AZaz09+/=-_ \n\u00e9\u20ac".split(""));
+    fc.assert(
+      fc.property(fc.string({ unit: alphabet, maxLength: 24 }), (s) => {
+        expect(isBase64(s)).toBe(regex(s));
+      }),
+      { numRuns: 2_000 },
+    );
+    for (const s of ["", "AAAA", "AA==", "AAA=", "A===", "====", "AA=A", "AAAA\n"]) {
+      expect(isBase64(s)).toBe(regex(s));
     }
   });
 });

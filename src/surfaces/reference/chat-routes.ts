@@ -82,6 +82,8 @@ function usageAndTimings(end: Extract<ChatOutput, { type: "end" }>) {
   };
 }
 
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+
 export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): void {
   const { config, chat, schemas, lifecycle } = deps;
   const typed = app.withTypeProvider<ZodTypeProvider>();
@@ -113,6 +115,8 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
       route.path,
       {
         preParsing,
+        // The answer is built here from typed parts: checking it again with zod costs every chat.
+        serializerCompiler: plainJson,
         schema: {
           summary: route.summary,
           tags: ["chat"],

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Config } from "../../config.ts";
 import type { ChatService } from "../../core/chat/chat-service.ts";
 import type { ModelGate } from "../../core/models/model-gate.ts";
+import { registerJsonBodyParser } from "../../http/json-body-parser.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { registerChatRoutes } from "./chat-routes.ts";
 import { createChatSchemas } from "./chat-schemas.ts";
@@ -31,6 +32,7 @@ export const referenceApi: FastifyPluginAsync<ReferenceApiOptions> = async (app,
     ),
   );
   app.setNotFoundHandler(notFound(app));
+  registerJsonBodyParser(app);
   registerHealthRoutes(app, { config: opts.config, models: opts.models, chat: opts.chat });
   registerModelRoutes(app, {
     models: opts.models,

@@ -28,7 +28,8 @@ export async function convertWebpImages(messages: UpstreamMessage[]): Promise<Up
   );
 }
 
-const hasWebp = (m: UpstreamMessage) =>
+/** Whether a message carries a WebP image that must become PNG before it leaves. */
+export const hasWebp = (m: UpstreamMessage) =>
   typeof m.content !== "string" &&
   m.content.some((p) => p.type === "image_url" && p.image_url.url.startsWith(WEBP_URL));
 

@@ -7,7 +7,7 @@ import { createForwardRaw } from "../openai-compatible/forward-raw.ts";
 import { createChatErrorMapper } from "../openai-compatible/map-openai-error.ts";
 import { createUndiciFetch } from "../openai-compatible/undici-fetch.ts";
 import type { Upstream } from "../types.ts";
-import { convertWebpImages } from "./convert-webp-images.ts";
+import { convertWebpImages, hasWebp } from "./convert-webp-images.ts";
 import { createRestModelList } from "./list-models-over-rest.ts";
 import { LMSTUDIO, recogniseLmStudioChatError } from "./map-lmstudio-error.ts";
 import { createModelManager } from "./model-manager.ts";
@@ -78,8 +78,13 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
     embeddings,
     downloads: models,
     chat: {
-      async *stream(request) {
-        yield* chat.stream({ ...request, messages: await convertWebpImages(request.messages) });
+      // Only chats with WebP images get a layer of their own: a generator per chat and a step per
+      // event otherwise, for nothing.
+      stream(request) {
+        if (!request.messages.some(hasWebp)) return chat.stream(request);
+        return (async function* () {
+          yield* chat.stream({ ...request, messages: await convertWebpImages(request.messages) });
+        })();
       },
     },
     passthrough: raw.passthrough,

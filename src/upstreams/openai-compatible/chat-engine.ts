@@ -1,6 +1,6 @@
 // upstreams/openai-compatible: any OpenAI-compatible server: the chat engine, SSE, fetch, errors.
 import OpenAI, { APIError, APIUserAbortError } from "openai";
-import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { ServiceError } from "../../errors.ts";
 import type { ChatEngine, ChatEvent, ChatRequest, ChatToolCall, ChatUsage } from "../types.ts";
 import { upstreamTimeout } from "../upstream-errors.ts";
@@ -22,6 +22,24 @@ export interface ChatEngineOptions {
 }
 
 type Phase = "first_token" | "chunk";
+
+/**
+ * The upstream request's JSON, encoded here: the `openai` client sends a string body with a
+ * content-type as it is, so the body is serialised once (the client's own encoder observes every
+ * key), and not copied into a Buffer either (undici writes the string to the socket). Always a
+ * stream (see below), with usage at its end.
+ */
+export function encodeChatBody(request: ChatRequest): string {
+  return JSON.stringify({
+    model: request.model,
+    messages: request.messages,
+    ...request.params,
+    ...(request.tools?.length && { tools: request.tools }),
+    ...(request.responseFormat && { response_format: request.responseFormat }),
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+}
 
 /** The delta fields OpenAI's types lack: reasoning models' thoughts, as LM Studio streams them. */
 type ReasoningDelta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string; reasoning?: string };
@@ -69,24 +87,17 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
     try {
       let response: Response;
       try {
-        // The client builds and sends the request (auth, URL, status errors); we read the body.
-        response = await client.chat.completions
-          .create(
-            {
-              model: request.model,
-              // Same wire shape; the client's types just split it per role.
-              messages: request.messages as ChatCompletionMessageParam[],
-              ...request.params,
-              ...(request.tools?.length && { tools: request.tools }),
-              ...(request.responseFormat && { response_format: request.responseFormat }),
-              stream: true,
-              stream_options: { include_usage: true },
+        // The client sends the request (auth, URL, status errors); we encode the body (once, with
+        // no replacer: the client's own encoder observes every key) and read the answer.
+        response = await client
+          .post<unknown>("/chat/completions", {
+            body: encodeChatBody(request),
+            headers: {
+              "content-type": "application/json",
+              ...(request.requestId !== undefined && { "x-request-id": request.requestId }),
             },
-            {
-              signal: controller.signal,
-              ...(request.requestId !== undefined && { headers: { "x-request-id": request.requestId } }),
-            },
-          )
+            signal: controller.signal,
+          })
           .asResponse();
       } catch (error) {
         throw fail(error);
