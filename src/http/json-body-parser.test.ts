@@ -48,3 +48,12 @@ describe("registerJsonBodyParser", () => {
     }
   });
 });
+
+describe("hasPoisonedKey on deep documents", () => {
+  it("walks 100,000 levels without overflowing the stack", () => {
+    const deep = JSON.parse(`${"[".repeat(100_000)}${"]".repeat(100_000)}`);
+    expect(hasPoisonedKey(deep)).toBe(false);
+    const poisoned = JSON.parse(`${'{"a":'.repeat(50_000)}{"__proto__":{}}${"}".repeat(50_000)}`);
+    expect(hasPoisonedKey(poisoned)).toBe(true);
+  });
+});
