@@ -7,19 +7,30 @@ const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = Fastify.e
  * Whether a parsed JSON value has an own `__proto__` key, or a `constructor` key holding an object
  * with a `prototype`: what Fastify's default parser refuses (prototype poisoning).
  */
-export function hasPoisonedKey(value: unknown): boolean {
-  if (value === null || typeof value !== "object") return false;
-  if (Array.isArray(value)) return value.some(hasPoisonedKey);
-  if (Object.hasOwn(value, "__proto__")) return true;
-  const ctor = (value as { constructor?: unknown }).constructor;
-  if (
-    Object.hasOwn(value, "constructor") &&
-    ctor !== null &&
-    typeof ctor === "object" &&
-    Object.hasOwn(ctor, "prototype")
-  )
-    return true;
-  for (const key in value) if (hasPoisonedKey((value as Record<string, unknown>)[key])) return true;
+export function hasPoisonedKey(root: unknown): boolean {
+  // A stack, not recursion: a body may nest deeper than the call stack goes.
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || typeof value !== "object") continue;
+    if (Array.isArray(value)) {
+      for (const item of value) if (item !== null && typeof item === "object") stack.push(item);
+      continue;
+    }
+    if (Object.hasOwn(value, "__proto__")) return true;
+    const ctor = (value as { constructor?: unknown }).constructor;
+    if (
+      Object.hasOwn(value, "constructor") &&
+      ctor !== null &&
+      typeof ctor === "object" &&
+      Object.hasOwn(ctor, "prototype")
+    )
+      return true;
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item !== null && typeof item === "object") stack.push(item);
+    }
+  }
   return false;
 }
 
