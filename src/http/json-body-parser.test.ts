@@ -10,6 +10,11 @@ describe("hasPoisonedKey", () => {
     expect(hasPoisonedKey(JSON.parse('{"constructor":{"prototype":{"x":1}}}'))).toBe(true);
     expect(hasPoisonedKey(JSON.parse('{"constructor":"a string"}'))).toBe(false);
     expect(hasPoisonedKey(JSON.parse('{"messages":[{"role":"user","content":"__proto__"}]}'))).toBe(false);
+    const deep = 100_000;
+    expect(hasPoisonedKey(JSON.parse(`${'{"a":'.repeat(deep)}{"__proto__":1}${"}".repeat(deep)}`))).toBe(
+      true,
+    );
+    expect(hasPoisonedKey(JSON.parse(`${"[".repeat(deep)}${"]".repeat(deep)}`))).toBe(false);
   });
 });
 

@@ -8,13 +8,13 @@ const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = Fastify.e
  * with a `prototype`: what Fastify's default parser refuses (prototype poisoning).
  */
 export function hasPoisonedKey(root: unknown): boolean {
-  // A stack, not recursion: a body may nest 100,000 levels deep, and JSON.parse accepts that.
+  // A stack, not recursion: a body may nest deeper than the call stack goes.
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const value = stack.pop();
     if (value === null || typeof value !== "object") continue;
     if (Array.isArray(value)) {
-      for (const item of value) stack.push(item);
+      for (const item of value) if (item !== null && typeof item === "object") stack.push(item);
       continue;
     }
     if (Object.hasOwn(value, "__proto__")) return true;
@@ -26,7 +26,10 @@ export function hasPoisonedKey(root: unknown): boolean {
       Object.hasOwn(ctor, "prototype")
     )
       return true;
-    for (const key in value) stack.push((value as Record<string, unknown>)[key]);
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item !== null && typeof item === "object") stack.push(item);
+    }
   }
   return false;
 }
