@@ -10,7 +10,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function file(content: unknown): string {
   const path = join(dir, `u${n++}.json`);
-  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
+  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content, null, 2));
   return path;
 }
 
@@ -85,17 +85,19 @@ describe("several upstreams", () => {
     const where = `UPSTREAMS_FILE=${JSON.stringify(path)}`;
     expect(p).toEqual(
       expect.arrayContaining([
-        `${where}: upstreams[0] ("gpu1").openai_base_url: must be an http:// or https:// URL (e.g. http://gpu1:1234/v1)`,
-        `${where}: upstreams[1] ("gpu2").weight: must be above 0`,
-        expect.stringMatching(/upstreams\[1\] \("gpu2"\).*"url"/),
-        `${where}: upstreams[2] ("gpu1").kind: must be "lmstudio" or "openai" (a plain OpenAI-compatible engine)`,
+        `${where}: line 5: upstreams[0] ("gpu1").openai_base_url: must be an http:// or https:// URL (e.g. http://gpu1:1234/v1)`,
+        `${where}: line 10: upstreams[1] ("gpu2").weight: must be above 0`,
+        expect.stringMatching(/line 7: upstreams\[1\] \("gpu2"\).*"url"/),
+        `${where}: line 16: upstreams[2] ("gpu1").kind: must be "lmstudio" or "openai" (a plain OpenAI-compatible engine)`,
       ]),
     );
   });
 
   it("says what is wrong with the file as a whole", () => {
     expect(problems({ UPSTREAMS_FILE: join(dir, "missing.json") })[0]).toMatch(/no such file/);
-    expect(problems({ UPSTREAMS_FILE: file("upstreams:\n  - name: a") })[0]).toMatch(/not JSON.*not YAML/);
+    expect(problems({ UPSTREAMS_FILE: file("upstreams:\n  - name: a\n    weight: [1,\n") })[0]).toMatch(
+      /: line \d+: /,
+    );
     expect(problems({ UPSTREAMS_FILE: file({ upstreams: [] }) })[0]).toMatch(/names no upstream/);
     const dup = problems({
       UPSTREAMS_FILE: file([
@@ -104,6 +106,22 @@ describe("several upstreams", () => {
       ]),
     });
     expect(dup[0]).toMatch(/upstreams\[1\] \("a"\)\.name: "a" is named twice/);
+  });
+
+  it("reads YAML as well as JSON, and names the line of a problem in it", () => {
+    const yaml = file(
+      "upstreams:\n  - name: gpu1\n    openai_base_url: http://gpu1:1234/v1\n  - name: gpu2\n    kind: openai\n    openai_base_url: http://gpu2:8000/v1\n    weight: 2\n",
+    );
+    expect(loadConfig({ UPSTREAMS_FILE: yaml }).upstreams.map((u) => [u.name, u.kind, u.weight])).toEqual([
+      ["gpu1", "lmstudio", 1],
+      ["gpu2", "openai", 2],
+    ]);
+    const bad = file(
+      "upstreams:\n  - name: gpu1\n    openai_base_url: http://gpu1:1234/v1\n    weight: -3\n",
+    );
+    expect(problems({ UPSTREAMS_FILE: bad })).toEqual([
+      `UPSTREAMS_FILE=${JSON.stringify(bad)}: line 4: upstreams[0] ("gpu1").weight: must be above 0`,
+    ]);
   });
 
   it("reads LMSTUDIO_HOSTS as LM Studio hosts named by host and port", () => {

@@ -2,7 +2,9 @@
  * Several upstreams behind one address: UPSTREAMS_FILE (a JSON file) or LMSTUDIO_HOSTS (a list of
  * LM Studio hosts), else the one upstream that the single-upstream variables describe.
  */
+
 import { existsSync, readFileSync } from "node:fs";
+import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 
 /** One upstream as the service runs it. */
@@ -99,26 +101,42 @@ export function readUpstreamsFile(
 ): { upstreams: UpstreamSettings[] } | { problems: string[] } {
   const where = `UPSTREAMS_FILE=${JSON.stringify(path)}`;
   if (!existsSync(path)) return { problems: [`${where}: no such file`] };
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (error) {
-    return { problems: [`${where}: not JSON (${(error as Error).message}); the file is JSON, not YAML`] };
+  // YAML, of which JSON is a subset: one parser for both, which also knows each value's line.
+  const lines = new LineCounter();
+  const doc = parseDocument(readFileSync(path, "utf8"), { lineCounter: lines });
+  if (doc.errors.length > 0) {
+    return {
+      problems: doc.errors.map(
+        (e) => `${where}: line ${e.linePos?.[0]?.line ?? "?"}: ${e.message.split("\n")[0]}`,
+      ),
+    };
   }
+  const json: unknown = doc.toJS();
   const parsed = fileSchema.safeParse(json);
   if (!parsed.success) {
     const entries = Array.isArray(json)
       ? json
       : ((json as { upstreams?: unknown } | null)?.upstreams as unknown[] | undefined);
+    const lineOf = (issuePath: PropertyKey[]): string => {
+      // The value's own line, else the nearest enclosing one (a missing field: its entry's line).
+      for (let n = issuePath.length; n >= 0; n--) {
+        const node = doc.getIn(issuePath.slice(0, n) as Array<string | number>, true) as
+          | { range?: [number, number, number] }
+          | undefined;
+        if (node?.range) return `line ${lines.linePos(node.range[0]).line}: `;
+      }
+      return "";
+    };
     return {
       problems: parsed.error.issues.map((issue) => {
         // Paths are [index, field] for an array, ["upstreams", index, field] for the object form.
-        const path = issue.path[0] === "upstreams" ? issue.path.slice(1) : issue.path;
-        const [index, ...field] = path;
-        if (typeof index !== "number") return `${where}: ${issue.message}`;
+        const inList = issue.path[0] === "upstreams" ? issue.path.slice(1) : issue.path;
+        const [index, ...field] = inList;
+        const line = lineOf(issue.path);
+        if (typeof index !== "number") return `${where}: ${line}${issue.message}`;
         const name = (entries?.[index] as { name?: unknown } | undefined)?.name;
         const label = `upstreams[${index}]${typeof name === "string" ? ` ("${name}")` : ""}`;
-        return `${where}: ${label}${field.length ? `.${field.join(".")}` : ""}: ${issue.message}`;
+        return `${where}: ${line}${label}${field.length ? `.${field.join(".")}` : ""}: ${issue.message}`;
       }),
     };
   }
