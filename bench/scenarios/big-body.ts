@@ -124,7 +124,8 @@ export async function bigBody(ctx: Context) {
     targets: perTarget(ts, (t) => {
       const p50 = summarize(lat[t.key] ?? []).p50;
       const growth = (peaks.get(t) ?? Number.NaN) - (before[t.key] ?? Number.NaN);
-      const body = t.key === "service" || t.key.startsWith("variant_") ? referenceImage.length : openaiImage.length;
+      const body =
+        t.key === "service" || t.key.startsWith("variant_") ? referenceImage.length : openaiImage.length;
       return {
         p50_ms: round(p50),
         added_p50_ms: round(p50 - direct),
