@@ -1,4 +1,6 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 
 const DEBIAN_CHROMIUM = "/usr/bin/chromium";
@@ -35,11 +37,33 @@ export async function launchBrowser(): Promise<Browser> {
     });
   }
   const { default: sparticuz } = await import("@sparticuz/chromium");
-  return chromium.launch({
-    executablePath: await sparticuz.executablePath(),
+  const { executablePath, dir } = await unpackChromium(sparticuz);
+  const browser = await chromium.launch({
+    executablePath,
     headless: true,
     args: [...sparticuz.args.filter((a) => !LAMBDA_ONLY.has(a)), ...QUIET],
   });
+  browser.once("disconnected", () => rmSync(dir, { recursive: true, force: true }));
+  return browser;
+}
+
+/**
+ * Unpacks @sparticuz/chromium's browser into a directory of this process's own. It unpacks into
+ * the temp directory and takes an existing `chromium` file there as finished, so two test
+ * workers starting at once on a fresh machine would run a half-written binary.
+ */
+async function unpackChromium(sparticuz: {
+  executablePath(): Promise<string>;
+}): Promise<{ executablePath: string; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "lmstudio-service-chromium-"));
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    return { executablePath: await sparticuz.executablePath(), dir };
+  } finally {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+  }
 }
 
 export interface TestBrowser {
