@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -37,29 +37,45 @@ export async function launchBrowser(): Promise<Browser> {
     });
   }
   const { default: sparticuz } = await import("@sparticuz/chromium");
-  const { executablePath, dir } = await unpackChromium(sparticuz);
-  const browser = await chromium.launch({
-    executablePath,
+  unpacked ??= unpackChromium(sparticuz);
+  return chromium.launch({
+    executablePath: await unpacked,
     headless: true,
     args: [...sparticuz.args.filter((a) => !LAMBDA_ONLY.has(a)), ...QUIET],
   });
-  browser.once("disconnected", () => rmSync(dir, { recursive: true, force: true }));
-  return browser;
 }
+
+const PREFIX = "lmstudio-service-chromium-";
+
+/** Test workers may be killed without an exit event: their unpacked browsers go when they are gone. */
+function removeOrphans(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(name.startsWith(PREFIX) ? name.slice(PREFIX.length).split("-")[0] : Number.NaN);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Once per process: every browser test file in a worker launches the same unpacked binary. */
+let unpacked: Promise<string> | undefined;
 
 /**
  * Unpacks @sparticuz/chromium's browser into a directory of this process's own. It unpacks into
  * the temp directory and takes an existing `chromium` file there as finished, so two test
  * workers starting at once on a fresh machine would run a half-written binary.
  */
-async function unpackChromium(sparticuz: {
-  executablePath(): Promise<string>;
-}): Promise<{ executablePath: string; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "lmstudio-service-chromium-"));
+async function unpackChromium(sparticuz: { executablePath(): Promise<string> }): Promise<string> {
+  removeOrphans();
+  const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = dir;
   try {
-    return { executablePath: await sparticuz.executablePath(), dir };
+    return await sparticuz.executablePath();
   } finally {
     if (previous === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = previous;
