@@ -3,11 +3,9 @@ import type { Config } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
 import type { LoadedModel, ModelManager, Upstream } from "../types.ts";
 import { unrecognised, upstreamTimeout } from "../upstream-errors.ts";
-import { createChatEngine } from "./chat-engine.ts";
-import { createEmbeddingEngine } from "./embedding-engine.ts";
-import { createForwardRaw } from "./forward-raw.ts";
+import { createOpenAiCompatibleClients } from "./create-clients.ts";
 import { createChatErrorMapper } from "./map-openai-error.ts";
-import { createUndiciFetch, type FetchFn } from "./undici-fetch.ts";
+import type { FetchFn } from "./undici-fetch.ts";
 
 const NAME = "the upstream engine";
 
@@ -74,51 +72,19 @@ function createModelList(baseUrl: string, apiKey: string, fetch: FetchFn, timeou
 }
 
 export function createOpenAiCompatibleUpstream(config: Config): Upstream {
-  const http = createUndiciFetch({
-    connectTimeoutMs: config.connectTimeoutMs,
-    socketTimeoutMs: Math.max(config.firstTokenTimeoutMs, config.chunkTimeoutMs) + 1_000,
-  });
   const mapError = createChatErrorMapper({
     name: NAME,
     baseUrl: config.openaiBaseUrl,
     credentialsHint: "OPENAI_API_KEY",
   });
-  const chat = createChatEngine({
-    name: NAME,
-    baseURL: config.openaiBaseUrl,
-    baseUrlSetting: "OPENAI_BASE_URL",
-    apiKey: config.openaiApiKey,
-    fetch: http.fetch,
-    firstTokenTimeoutMs: config.firstTokenTimeoutMs,
-    chunkTimeoutMs: config.chunkTimeoutMs,
-    mapError,
-  });
-  const raw = createForwardRaw({
-    name: NAME,
-    baseUrl: config.openaiBaseUrl,
-    baseUrlSetting: "OPENAI_BASE_URL",
-    apiKey: config.openaiApiKey,
-    connectTimeoutMs: config.connectTimeoutMs,
-    firstByteTimeoutMs: config.firstTokenTimeoutMs,
-    idleTimeoutMs: config.chunkTimeoutMs,
-    mapError,
-  });
+  const api = createOpenAiCompatibleClients(NAME, config, mapError);
   return {
     name: NAME,
     capabilities: { listDownloaded: false, loadUnload: false, loadProgress: false },
-    models: createModelList(config.openaiBaseUrl, config.openaiApiKey, http.fetch, config.sdkTimeoutMs),
-    chat,
-    embeddings: createEmbeddingEngine({
-      name: NAME,
-      baseURL: config.openaiBaseUrl,
-      apiKey: config.openaiApiKey,
-      fetch: http.fetch,
-      timeoutMs: config.firstTokenTimeoutMs,
-      mapError,
-    }),
-    passthrough: raw.passthrough,
-    close: async () => {
-      await Promise.all([http.close(), raw.close()]);
-    },
+    models: createModelList(config.openaiBaseUrl, config.openaiApiKey, api.fetch, config.sdkTimeoutMs),
+    chat: api.chat,
+    embeddings: api.embeddings,
+    passthrough: api.passthrough,
+    close: api.close,
   };
 }
