@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ServiceError } from "../../errors.ts";
 import { fromFastifyError } from "../../http/fastify-errors.ts";
-import { allowedMethods } from "../common/allowed-methods.ts";
 import { logServiceError } from "../common/log-service-error.ts";
+import { notFoundHandler } from "../common/not-found-handler.ts";
 
 type Issue = { instancePath?: string; message?: string; params?: unknown };
 
@@ -61,17 +61,12 @@ export { statusOf };
 
 /** 404 for an unknown path under /api; 405 with `Allow` for a known path and the wrong method. */
 export function notFound(app: FastifyInstance) {
-  return (request: FastifyRequest, reply: FastifyReply) => {
-    const path = request.url.split("?")[0] ?? "/";
-    const allowed = allowedMethods(app, path);
-    if (allowed.length > 0 && request.method !== "OPTIONS") {
-      return reply
-        .code(405)
-        .header("allow", allowed.join(", "))
-        .send({ error: `${request.method} ${path} is not allowed: use ${allowed.join(" or ")}` });
-    }
-    return reply.code(404).send({
+  return notFoundHandler(app, {
+    methodNotAllowed: (request, path, allowed) => ({
+      error: `${request.method} ${path} is not allowed: use ${allowed.join(" or ")}`,
+    }),
+    notFound: (request, path) => ({
       error: `${request.method} ${path} is not an endpoint of the Ollama-compatible API (see /docs)`,
-    });
-  };
+    }),
+  });
 }

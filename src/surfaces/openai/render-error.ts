@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ServiceError } from "../../errors.ts";
 import { fromFastifyError } from "../../http/fastify-errors.ts";
-import { allowedMethods } from "../common/allowed-methods.ts";
 import { logServiceError } from "../common/log-service-error.ts";
+import { notFoundHandler } from "../common/not-found-handler.ts";
 
 /** OpenAI's error body: what its SDKs parse into their typed exceptions. */
 export interface OpenAiErrorBody {
@@ -115,30 +115,17 @@ export function sendOpenAiError(
   return reply.code(status).headers(e.headers).send(body);
 }
 
-/** 404 for an unknown path, 405 for a known one with the wrong method, in OpenAI's shape. */
+/** 404 for an unknown path under /v1; 405 with `Allow` for a known path and the wrong method. */
 export function notFound(app: FastifyInstance) {
-  return (request: FastifyRequest, reply: FastifyReply) => {
-    const path = request.url.split("?")[0] ?? "/";
-    const allowed = allowedMethods(app, path);
-    if (allowed.length > 0 && request.method !== "OPTIONS") {
-      const body = {
-        error: {
-          message: `Method ${request.method} is not allowed on ${path} (use ${allowed.join(" or ")})`,
-          type: "invalid_request_error",
-          param: null,
-          code: "method_not_allowed",
-        },
-      };
-      return reply.code(405).header("allow", allowed.join(", ")).send(body);
-    }
-    const body = {
-      error: {
-        message: `Invalid URL (${request.method} ${path})`,
-        type: "invalid_request_error",
-        param: null,
-        code: "unknown_url",
-      },
-    };
-    return reply.code(404).send(body);
-  };
+  const error = (message: string, code: string) => ({
+    error: { message, type: "invalid_request_error", param: null, code },
+  });
+  return notFoundHandler(app, {
+    methodNotAllowed: (request, path, allowed) =>
+      error(
+        `Method ${request.method} is not allowed on ${path} (use ${allowed.join(" or ")})`,
+        "method_not_allowed",
+      ),
+    notFound: (request, path) => error(`Invalid URL (${request.method} ${path})`, "unknown_url"),
+  });
 }

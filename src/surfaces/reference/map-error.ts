@@ -2,8 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { ServiceError } from "../../errors.ts";
 import { fromFastifyError } from "../../http/fastify-errors.ts";
 import { withRequestId } from "../../http/request-id.ts";
-import { allowedMethods } from "../common/allowed-methods.ts";
 import { logServiceError } from "../common/log-service-error.ts";
+import { notFoundHandler } from "../common/not-found-handler.ts";
 
 /** One FastAPI-style validation item: `{"loc":["body","messages",0,"role"],"msg":"...","type":"..."}`. */
 export interface ValidationDetail {
@@ -66,25 +66,16 @@ export function sendReferenceError(
 
 /** 404 for an unknown path; 405 with `Allow` for a known path and the wrong method, as FastAPI does. */
 export function notFound(app: FastifyInstance) {
-  return (request: FastifyRequest, reply: FastifyReply) => {
-    const path = request.url.split("?")[0] ?? "/";
-    const allowed = allowedMethods(app, path);
-    if (allowed.length > 0 && request.method !== "OPTIONS") {
-      return reply
-        .code(405)
-        .header("allow", allowed.join(", "))
-        .send(
-          withRequestId(
-            {
-              detail: `Method Not Allowed: ${request.method} ${path} (use ${allowed.join(" or ")})`,
-              code: "method_not_allowed",
-            },
-            request,
-          ),
-        );
-    }
-    return reply
-      .code(404)
-      .send(withRequestId({ detail: `Not Found: ${request.method} ${path}`, code: "not_found" }, request));
-  };
+  return notFoundHandler(app, {
+    methodNotAllowed: (request, path, allowed) =>
+      withRequestId(
+        {
+          detail: `Method Not Allowed: ${request.method} ${path} (use ${allowed.join(" or ")})`,
+          code: "method_not_allowed",
+        },
+        request,
+      ),
+    notFound: (request, path) =>
+      withRequestId({ detail: `Not Found: ${request.method} ${path}`, code: "not_found" }, request),
+  });
 }
