@@ -70,7 +70,7 @@ export function toUpstreamMessages(messages: OllamaMessage[], maxImageBytes: num
       const byId = m.tool_call_id ? open.findIndex((c) => c.id === m.tool_call_id) : -1;
       const byName = open.findIndex((c) => c.name === m.tool_name);
       // By id, else by function name, else the earliest open call.
-      const at = byId >= 0 ? byId : byName >= 0 ? byName : 0;
+      const at = byId >= 0 ? byId : Math.max(byName, 0);
       const call = open.splice(at, 1)[0];
       return {
         role: "tool",

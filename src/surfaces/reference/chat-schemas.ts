@@ -3,6 +3,7 @@ import { z } from "zod";
 import { checkImage, IMAGE_MIME_TYPES } from "../../core/chat/image.ts";
 import { ISSUE_STATUS } from "../../http/validation.ts";
 import { strictObject } from "../common/strict-object.ts";
+import { MODEL_KEY_HINTS } from "./model-schemas.ts";
 
 /** A real 1x1 PNG, so that the documented vision example is accepted as it is. */
 const EXAMPLE_PNG =
@@ -78,8 +79,7 @@ export function createChatSchemas(maxImageBytes: number) {
         .describe("With several upstreams: the one to use (its name in /health). Ignored with one."),
     },
     {
-      model: "model_key",
-      modelKey: "model_key",
+      ...MODEL_KEY_HINTS,
       model_name: "model_key",
       message: "messages",
       prompt: "messages",

@@ -29,6 +29,9 @@ export const availableModelSchema = loadedModelSchema
     loaded_identifiers: z.array(z.string()),
   });
 
+/** What people send instead of `model_key`, for the "did you mean" of every reference body. */
+export const MODEL_KEY_HINTS = { model: "model_key", modelKey: "model_key" };
+
 export const loadBodySchema = strictObject(
   {
     model_key: z.string().min(1).max(512).describe("The model key as LM Studio lists it."),
@@ -48,7 +51,7 @@ export const loadBodySchema = strictObject(
       .optional()
       .describe("With several upstreams: the one to use (its name in /health). Ignored with one."),
   },
-  { model: "model_key", modelKey: "model_key", context: "context_length", ttl_seconds: "ttl" },
+  { ...MODEL_KEY_HINTS, context: "context_length", ttl_seconds: "ttl" },
 ).meta({ examples: [{ model_key: "qwen/qwen3-4b-2507", exclusive: true }] });
 
 export const loadResultSchema = z.object({
@@ -85,7 +88,7 @@ export const unloadBodySchema = strictObject(
       .optional()
       .describe("With several upstreams: the one to use (its name in /health). Ignored with one."),
   },
-  { model: "model_key", modelKey: "model_key", all: "unload_all" },
+  { ...MODEL_KEY_HINTS, all: "unload_all" },
 )
   .superRefine((b, ctx) => {
     if (b.unload_all === true && b.model_key !== undefined) {

@@ -132,19 +132,13 @@ export function createModelManager(
   };
 
   /** Runs one SDK operation under a deadline; maps every failure to a ServiceError. */
-  async function call<T>(
-    action: string,
-    timeoutMs: number,
-    run: (c: LMStudioClient, signal: AbortSignal) => Promise<T>,
-    callerSignal?: AbortSignal,
-    isLoad = false,
-  ): Promise<T> {
+  async function call<T>(...args: Parameters<typeof callEvenIfSkewed<T>>): Promise<T> {
     if (skew !== undefined) {
       // The version call still works under a skew, and the message names the version.
       if (lastVersion === undefined) await readVersion().catch(() => undefined);
       throw skewError();
     }
-    return callEvenIfSkewed(action, timeoutMs, run, callerSignal, isLoad);
+    return callEvenIfSkewed(...args);
   }
 
   async function readVersion(): Promise<string> {
