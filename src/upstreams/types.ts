@@ -72,7 +72,7 @@ export interface ModelManager {
   /** Only called when `capabilities.loadUnload`. */
   unload(model: { identifier: string; type: ModelType; upstream?: string }): Promise<void>;
   /** Whether the upstream's version speaks the protocol we expect; assumed so when absent. */
-  compatibility?(): { compatible: boolean; reason?: string };
+  compatibility?(): { compatible: boolean; reason?: string; checked?: boolean };
   /**
    * Where a load of `modelKey` would go (the upstream's name), when there are several to choose
    * from: so that an exclusive load unloads the others on that upstream only. Throws a

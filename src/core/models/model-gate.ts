@@ -117,7 +117,7 @@ export class ModelGate {
   }
 
   /** Whether the upstream's version speaks our protocol, as far as we have seen. */
-  compatibility(): { compatible: boolean; reason?: string } {
+  compatibility(): { compatible: boolean; reason?: string; checked?: boolean } {
     return this.#upstream.models.compatibility?.() ?? { compatible: true };
   }
 

@@ -97,8 +97,11 @@ export function registerHealthRoutes(
       try {
         const ms = Math.min(deps.config.sdkTimeoutMs, HEALTH_TIMEOUT_MS);
         const version = await withDeadline(deps.models.version(), ms);
-        // A listing is what reveals a version skew (the version call itself still works then).
-        await withDeadline(deps.models.listLoaded(), ms).catch(() => undefined);
+        // A listing is what reveals a version skew (the version call itself still works then):
+        // one listing, not one per probe.
+        if (!deps.models.compatibility().checked) {
+          await withDeadline(deps.models.listLoaded(), ms).catch(() => undefined);
+        }
         const { compatible, reason } = deps.models.compatibility();
         return {
           status:

@@ -81,6 +81,8 @@ export function createModelManager(
    * instead of waiting out SDK_TIMEOUT_MS on every request.
    */
   let skew: string | undefined;
+  /** A listing has come back (or the skew shown): compatibility is known, not assumed. */
+  let checked = false;
   let lastVersion: string | undefined;
   const skewWaiters = new Set<(e: ServiceError) => void>();
   const skewError = () =>
@@ -206,6 +208,7 @@ export function createModelManager(
   const listLoadedOverSdk = () =>
     call("list loaded models", opts.sdkTimeoutMs, async (c) => {
       const [llms, embeddings] = await Promise.all([c.llm.listLoaded(), c.embedding.listLoaded()]);
+      checked = true;
       // A model unloaded between the two calls (TTL, LM Studio's UI) is simply no longer listed.
       const infos = await Promise.all(
         [...llms, ...embeddings].map((m) =>
@@ -226,7 +229,9 @@ export function createModelManager(
     version: readVersion,
 
     compatibility() {
-      return skew === undefined ? { compatible: true } : { compatible: false, reason: skewError().message };
+      return skew === undefined
+        ? { compatible: true, checked }
+        : { compatible: false, reason: skewError().message, checked: true };
     },
 
     async listDownloaded() {
