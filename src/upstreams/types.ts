@@ -245,7 +245,8 @@ export interface RawRequest {
   /** The path below the OpenAI-compatible base URL, e.g. "/chat/completions". */
   path: string;
   method: "GET" | "POST";
-  body?: Buffer;
+  /** The body's bytes in pieces, sent one after another (never joined: a body may be megabytes). */
+  body?: readonly Buffer[];
   /** Headers the client sent that the upstream needs (e.g. anthropic-version); never credentials. */
   headers?: Record<string, string>;
   /** The model the body names, for error messages. */

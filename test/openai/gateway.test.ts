@@ -92,6 +92,20 @@ describe("pass-through", () => {
     expect(r.text).toBe(proxy.answers.at(-1)?.toString());
   });
 
+  it("a body of megabytes reaches LM Studio byte for byte too (kept as it arrived, never re-encoded)", async () => {
+    // Long strings are kept out of the parse (src/http/json-skeleton.ts): escapes, non-ASCII text
+    // and chunk boundaries anywhere in them must still come out unchanged.
+    const long = "iVBORw0KGgo+/=".repeat(200_000);
+    const sent =
+      `{"messages":[{"role":"user","content":[{"type":"text","text":"${long}\\u00e9\\n"},` +
+      `{"type":"text","text":"é ${long} ☃"}]}],"model":"gpt-4o-mini","max_tokens":3}`;
+    const r = await post(`${stack.url}/v1/chat/completions`, sent);
+    expect(r.status).toBe(200);
+    const raw = last()?.rawBody as Buffer;
+    expect(raw.length).toBeGreaterThan(5_000_000);
+    expect(raw.equals(Buffer.from(sent.replace('"gpt-4o-mini"', `"${MODEL}"`)))).toBe(true);
+  });
+
   it("the SSE bytes the client receives are the emulator's", async () => {
     const sent = JSON.stringify({
       model: MODEL,

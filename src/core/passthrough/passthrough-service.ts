@@ -14,7 +14,7 @@ export interface PassthroughRun {
   /** The model the request names (or the default the surface chose). */
   model: string;
   /** The request's bytes naming `model` instead of whatever they named: only the surface knows the format. */
-  body: (model: string) => Buffer;
+  body: (model: string) => Buffer[];
   headers?: Record<string, string>;
   signal: AbortSignal;
   /** Filled in as the request goes, so that a caller can report timings even when it fails. */

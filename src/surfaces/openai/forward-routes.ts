@@ -19,7 +19,7 @@ import {
   responsesBody,
 } from "./schemas.ts";
 import { sendForwarded } from "./send-forwarded.ts";
-import { findModelSpan, spliceModel } from "./splice-model.ts";
+import { spliceModel } from "./splice-model.ts";
 
 interface Endpoint {
   path: string;
@@ -88,7 +88,6 @@ export function registerForwardRoutes(app: FastifyInstance, deps: ForwardRouteDe
       async (request, reply) => {
         const body = request.body as ForwardBody;
         const raw = rawBody(request);
-        const span = findModelSpan(raw);
         const { ticket, signal } = admission(request, reply);
         const timings: ChatTimings = { upstreamMs: 0 };
         const headers: Record<string, string> = {};
@@ -102,7 +101,7 @@ export function registerForwardRoutes(app: FastifyInstance, deps: ForwardRouteDe
           {
             path: endpoint.path,
             model: body.model ?? defaultModel(body, config),
-            body: (model) => spliceModel(raw, span, model),
+            body: (model) => spliceModel(raw, model),
             headers,
             signal,
             timings,

@@ -1,42 +1,51 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ServiceError } from "../../errors.ts";
+import type { JsonSkeleton } from "../../http/json-skeleton.ts";
+import { readJsonBody } from "../../http/read-json-body.ts";
 
-const raws = new WeakMap<FastifyRequest, Buffer>();
-
-// Fatal: a body that is not UTF-8 is refused, not forwarded with replacement characters. The BOM
-// is kept so that JSON.parse refuses it too (nothing we forward should differ from what we read).
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const raws = new WeakMap<FastifyRequest, JsonSkeleton>();
 
 /**
- * JSON bodies on /v1 are read as bytes and parsed once: the parsed value is for the gateway's own
- * checks (model, stream), the bytes are what goes upstream. Replaces Fastify's JSON parser in this
- * plugin only.
+ * Strings this long (base64 images, documents) are checked by the lexer and kept out of the parse:
+ * the gateway reads none of them, only `model`, `stream` and the shape around them.
+ */
+const MIN_CUT = 16 * 1024;
+
+/**
+ * JSON bodies on /v1 are kept as the bytes they arrived in, and parsed without their long strings
+ * (see JsonSkeleton): the parsed value is for the gateway's own checks (model, stream), the bytes
+ * are what goes upstream. Replaces Fastify's JSON parser in this plugin only.
  */
 export function registerRawJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
-    const bytes = body as Buffer;
-    let value: unknown;
-    try {
-      value = JSON.parse(utf8.decode(bytes));
-    } catch {
-      done(
-        new ServiceError(
-          400,
-          "invalid_json",
-          bytes.length === 0 ? "The body is empty: send a JSON object" : "The body is not valid UTF-8 JSON",
-        ),
-        undefined,
-      );
-      return;
-    }
-    raws.set(request, bytes);
-    done(null, value);
+  app.addContentTypeParser("application/json", (request, payload, done) => {
+    readJsonBody(request, payload, MIN_CUT, (error, body) => {
+      if (error || !body) {
+        done(error, undefined);
+        return;
+      }
+      let value: unknown;
+      try {
+        value = body.parse(() => "");
+      } catch {
+        done(
+          new ServiceError(
+            400,
+            "invalid_json",
+            body.length === 0 ? "The body is empty: send a JSON object" : "The body is not valid UTF-8 JSON",
+          ),
+          undefined,
+        );
+        return;
+      }
+      raws.set(request, body);
+      done(null, value);
+    });
   });
 }
 
-/** The bytes of a request's body as the client sent them. */
-export function rawBody(request: FastifyRequest): Buffer {
+/** A request's body as the client sent it. */
+export function rawBody(request: FastifyRequest): JsonSkeleton {
   const raw = raws.get(request);
   if (!raw) throw new Error("route registered without the raw JSON parser");
   return raw;

