@@ -37,7 +37,14 @@ const nan = Number.NaN;
 /** Each target's figures divided by (or minus) the floors' in the same run. */
 export function ratios(r: Results) {
   const out: ByTarget<Record<string, number>> = {};
-  for (const key of Object.keys(r.c50) as TargetKey[]) {
+  // Every target any scenario measured: a run may leave some scenarios out (--scenarios).
+  const keys = new Set([
+    ...Object.keys(r.c50),
+    ...Object.keys(r.sequential),
+    ...Object.keys(r.stream),
+    ...Object.keys(r.image_10mb?.targets ?? {}),
+  ]) as Set<TargetKey>;
+  for (const key of keys) {
     const vs = (floor: TargetKey) => ({
       c50_rps_ratio: round((r.c50[key]?.rps ?? nan) / (r.c50[floor]?.rps ?? nan)),
       seq_added_p50_minus_floor_ms: round(

@@ -40,6 +40,8 @@ const MODEL_KEY = Buffer.from("model");
 export interface Cut {
   start: number;
   end: number;
+  /** Whether the content has escapes (its bytes are then not the string's characters one for one). */
+  escaped: boolean;
 }
 
 /** Where the top-level object's "model" sits, so that another name can be spliced in. */
@@ -52,9 +54,9 @@ export interface ModelSpan {
   value?: [number, number];
 }
 
-// Fatal: a body that is not UTF-8 is refused, not read with replacement characters. The BOM is
-// kept so that JSON.parse refuses it too.
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+// The BOM is kept so that JSON.parse refuses it, as it refuses it in a string.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lenientUtf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 export class JsonSkeleton {
   /** The body as it arrived. */
@@ -73,6 +75,7 @@ export class JsonSkeleton {
   /** 1 right after a backslash; 2-5 while the hex digits of \uXXXX are due. */
   #escape = 0;
   #plain = true;
+  #escaped = false;
   #stringStart = 0;
   #stringIsKey = false;
   #stringDepth = 0;
@@ -105,7 +108,10 @@ export class JsonSkeleton {
           b = chunk[i] as number;
         }
         if (b === QUOTE) this.#endString(base + i);
-        else if (b === BACKSLASH) this.#escape = 1;
+        else if (b === BACKSLASH) {
+          this.#escape = 1;
+          this.#escaped = true;
+        }
         // A control character (invalid) or UTF-8 (valid or not): never cut; JSON.parse judges it.
         else this.#plain = false;
         i++;
@@ -135,9 +141,10 @@ export class JsonSkeleton {
 
   /**
    * The parsed skeleton: the body's value with each cut string replaced by `standIn(k)` (the k-th
-   * cut; raw JSON string content, quotes excluded). Throws what JSON.parse or UTF-8 decoding throws.
+   * cut; raw JSON string content, quotes excluded). Throws what JSON.parse throws, and on bytes that
+   * are not UTF-8 unless `lenient` (they then read as U+FFFD, as Fastify's own parser reads them).
    */
-  parse(standIn: (k: number) => string): unknown {
+  parse(standIn: (k: number) => string, lenient = false): unknown {
     let bytes: Buffer;
     if (this.cuts.length === 0) {
       bytes = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.length);
@@ -151,7 +158,7 @@ export class JsonSkeleton {
       pieces.push(...this.slices(from, this.length));
       bytes = Buffer.concat(pieces);
     }
-    return JSON.parse(utf8.decode(bytes));
+    return JSON.parse((lenient ? lenientUtf8 : strictUtf8).decode(bytes));
   }
 
   /** The bytes [start, end) of the body, as views of its chunks (nothing copied). */
@@ -169,6 +176,15 @@ export class JsonSkeleton {
     return out;
   }
 
+  /** The k-th cut string's value, as JSON.parse reads it. */
+  cutValue(k: number): string {
+    const cut = this.cuts[k];
+    if (!cut) throw new RangeError(`no cut ${k}`);
+    const quote = Buffer.from('"');
+    // Cuts are plain ASCII with valid escapes, so this cannot fail.
+    return JSON.parse(Buffer.concat([quote, ...this.slices(cut.start, cut.end), quote]).toString("latin1"));
+  }
+
   #push(kind: number): void {
     if (this.#depth === this.#stack.length) {
       const grown = new Uint8Array(this.#stack.length * 2);
@@ -181,6 +197,7 @@ export class JsonSkeleton {
   #startString(contentStart: number): void {
     this.#inString = true;
     this.#plain = true;
+    this.#escaped = false;
     this.#escape = 0;
     this.#stringStart = contentStart;
     this.#stringDepth = this.#depth;
@@ -203,7 +220,7 @@ export class JsonSkeleton {
       this.model.value = [start - 1, contentEnd + 1];
       this.#modelPending = false;
     } else if (this.#stringDepth >= 2 && this.#plain && contentEnd - start >= this.#minCut) {
-      this.cuts.push({ start, end: contentEnd });
+      this.cuts.push({ start, end: contentEnd, escaped: this.#escaped });
     }
   }
 

@@ -128,9 +128,16 @@ export interface SamplingParams {
   reasoning_effort?: "low" | "medium" | "high";
 }
 
+/**
+ * Long strings kept as the bytes they arrived in (images of megabytes): wherever a string of
+ * `messages` equals a key, the upstream gets these bytes (JSON string content) in its place.
+ */
+export type Blobs = ReadonlyMap<string, readonly Buffer[]>;
+
 export interface ChatRequest {
   model: string;
   messages: UpstreamMessage[];
+  blobs?: Blobs;
   params: SamplingParams;
   /** Aborting it must stop the generation upstream. */
   signal: AbortSignal;

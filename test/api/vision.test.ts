@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JPEG_TINY, PNG_1x1, postJson, type Stack, startStack, WEBP_TINY } from "../helpers/stack.ts";
@@ -248,5 +249,100 @@ describe("a model without vision", () => {
     expect(r.status).toBeLessThan(500);
     expect(r.json.detail).toMatch(/does not support images/i);
     expectNoLeak(r.text);
+  });
+});
+
+describe("images of megabytes stay the bytes they arrived in (src/http/json-skeleton.ts)", () => {
+  let png: string;
+  let jpeg: string;
+  let webp: string;
+  beforeAll(async () => {
+    // Noise does not compress: each image is hundreds of kilobytes, far over the 16 KiB cut.
+    const noise = sharp(randomBytes(256 * 256 * 3), {
+      raw: { width: 256, height: 256, channels: 3 },
+    });
+    png = (await noise.clone().png().toBuffer()).toString("base64");
+    jpeg = (await noise.clone().jpeg({ quality: 100 }).toBuffer()).toString("base64");
+    webp = (await noise.clone().webp({ lossless: true }).toBuffer()).toString("base64");
+    expect(Math.min(png.length, jpeg.length, webp.length)).toBeGreaterThan(64 * 1024);
+  });
+
+  it("reach LM Studio byte for byte, in order, with or without a data URL prefix", async () => {
+    const r = await postJson(`${stack.url}/chat/vision`, {
+      messages: [
+        {
+          role: "user",
+          content: "Compare",
+          images: [
+            { data_base64: png, mime_type: "image/png" },
+            { data_base64: `data:image/JPEG;base64,${jpeg}` },
+            { data_base64: PNG_1x1, mime_type: "image/png" },
+          ],
+        },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(upstreamMessages()[0].content.slice(1)).toEqual([
+      { type: "image_url", image_url: { url: `data:image/png;base64,${png}` } },
+      { type: "image_url", image_url: { url: `data:image/jpeg;base64,${jpeg}` } },
+      { type: "image_url", image_url: { url: `data:image/png;base64,${PNG_1x1}` } },
+    ]);
+  });
+
+  it("a WebP still reaches LM Studio as a PNG of the same pixels", async () => {
+    stack.emu.reset({ preload: [VISION], rejectWebp: true });
+    const r = await postJson(
+      `${stack.url}/chat/vision`,
+      ask([{ data_base64: webp, mime_type: "image/webp" }]),
+    );
+    expect(r.status).toBe(200);
+    const url: string = upstreamMessages()[0].content[1].image_url.url;
+    expect(url).toMatch(/^data:image\/png;base64,/);
+    const sent = sharp(Buffer.from(url.slice("data:image/png;base64,".length), "base64"));
+    expect(await sent.raw().toBuffer()).toEqual(await sharp(Buffer.from(webp, "base64")).raw().toBuffer());
+  });
+
+  it("JSON escapes in the base64 (\\/ as some encoders write it) are read as JSON reads them", async () => {
+    const body = JSON.stringify(ask([{ data_base64: png, mime_type: "image/png" }])).replaceAll("/", "\\/");
+    const r = await fetch(`${stack.url}/chat/vision`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    expect(r.status).toBe(200);
+    expect(upstreamMessages()[0].content[1].image_url.url).toBe(`data:image/png;base64,${png}`);
+  });
+
+  it("a problem is reported as for a small image: the same status, message and loc", async () => {
+    const mismatch = await postJson(
+      `${stack.url}/chat/vision`,
+      ask([{ data_base64: png, mime_type: "image/jpeg" }]),
+    );
+    const [detail] = expectValidation(mismatch.status, mismatch.json, [
+      "body",
+      "messages",
+      0,
+      "images",
+      0,
+      "data_base64",
+    ]);
+    expect(detail.msg).toBe('Image bytes are image/png but mime_type says "image/jpeg"');
+    const corrupt = await postJson(
+      `${stack.url}/chat/vision`,
+      ask([{ data_base64: `${png.slice(0, 40_000)}*${png.slice(40_001)}`, mime_type: "image/png" }]),
+    );
+    expect(expectValidation(corrupt.status, corrupt.json)[0].msg).toMatch(/not valid base64/);
+    const big = await postJson(
+      `${small.url}/chat/vision`,
+      ask([{ data_base64: png, mime_type: "image/png" }]),
+    );
+    expect(big.status).toBe(413);
+    expect(JSON.stringify(big.json)).toMatch(/MAX_IMAGE_BYTES/);
+    const regular = await postJson(
+      `${stack.url}/chat/regular`,
+      ask([{ data_base64: png, mime_type: "image/png" }]),
+    );
+    expectValidation(regular.status, regular.json, ["body", "messages", 0, "images"]);
+    expect(stack.emu.chats).toHaveLength(0);
   });
 });

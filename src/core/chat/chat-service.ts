@@ -1,6 +1,7 @@
 /** Core: chats, from admission through on-demand loading to the upstream's stream. */
 import { isServiceError } from "../../errors.ts";
 import type {
+  Blobs,
   ChatEngine,
   ChatEvent,
   ChatToolCall,
@@ -45,6 +46,8 @@ export type ChatOutput =
 export interface ChatRun {
   model: string;
   messages: UpstreamMessage[];
+  /** Strings of `messages` kept as bytes (see Blobs). */
+  blobs?: Blobs;
   params: SamplingParams;
   signal: AbortSignal;
   /** Filled in as the chat goes, so that a caller can report timings even when it fails. */

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { checkImage, decodedLength, isBase64, splitDataUrl, toDataUrl } from "./image.ts";
+import { acceptImageBytes, checkImage, decodedLength, isBase64, splitDataUrl, toDataUrl } from "./image.ts";
 
 const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]).toString("base64");
 const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1]).toString("base64");
@@ -63,5 +63,63 @@ describe("isBase64", () => {
     for (const s of ["", "AAAA", "AA==", "AAA=", "A===", "====", "AA=A", "AAAA\n"]) {
       expect(isBase64(s)).toBe(regex(s));
     }
+  });
+});
+
+describe("acceptImageBytes", () => {
+  const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3]);
+  const WEBP = Buffer.concat([Buffer.from("RIFF"), Buffer.from([1, 2, 3, 4]), Buffer.from("WEBPVP8 ")]);
+
+  /** The string in pieces of `size` bytes, as it would sit in a request's chunks. */
+  const pieces = (text: string, size: number) => {
+    const buf = Buffer.from(text, "latin1");
+    const out: Buffer[] = [];
+    for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
+    return out;
+  };
+
+  it("accepts what checkImage accepts and refuses what it refuses, for any image string in any pieces", () => {
+    const payload = fc
+      .tuple(
+        fc.constantFrom(JPEG, PNG, WEBP, Buffer.from("GIF89a........")),
+        fc.uint8Array({ maxLength: 300 }),
+      )
+      .map(([head, rest]) => Buffer.concat([head, rest]).toString("base64"));
+    const corrupt = fc
+      .tuple(payload, fc.nat(), fc.constantFrom("", "=", "*", " ", "A", "==", "é"))
+      .map(([p, at, insert]) => {
+        const i = at % (p.length + 1);
+        return p.slice(0, i) + insert + p.slice(i);
+      });
+    const prefix = fc.constantFrom(
+      "",
+      "data:image/png;base64,",
+      "data:IMAGE/JPEG;base64,",
+      "data:image/webp;charset=x;base64,",
+      "data:;base64,",
+      "data:image/png,",
+    );
+    const mimeType = fc.constantFrom(undefined, "image/png", "image/jpeg", "IMAGE/WEBP", "image/gif");
+    fc.assert(
+      fc.property(
+        prefix,
+        fc.oneof(payload, corrupt),
+        mimeType,
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 10, max: 400 }),
+        (pre, data, mime, size, max) => {
+          const text = pre + data;
+          const accepted = acceptImageBytes(pieces(text, size), mime, max);
+          expect(accepted !== undefined, text).toBe(checkImage(text, mime, max) === undefined);
+          if (accepted) {
+            expect(accepted.mime).toBe((mime ?? pre.slice(5, pre.indexOf(";"))).toLowerCase());
+            expect(text.slice(accepted.prefixLength)).toBe(data);
+            expect(checkImage(accepted.standIn, mime, max)).toBeUndefined();
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -139,3 +139,69 @@ export function toDataUrl(data: string, mimeType: string | undefined): string {
   const { prefixMime, payload } = splitDataUrl(data);
   return `data:${(mimeType ?? prefixMime ?? "").toLowerCase()};base64,${payload}`;
 }
+
+/** An image accepted as the bytes it arrived in: its type, and where its base64 payload starts. */
+export interface ImageBytes {
+  mime: ImageMimeType;
+  /** Length of the `data:...;base64,` prefix the bytes start with (0 without one). */
+  prefixLength: number;
+  /** A short string that checkImage accepts alike: the prefix and the first 16 base64 characters. */
+  standIn: string;
+}
+
+/**
+ * `checkImage` for an image still in the request's bytes (ASCII without escapes, in pieces): its
+ * type and payload when checkImage would accept the same string, else undefined (the caller then
+ * reads the string and lets checkImage say what is wrong). Loops over bytes, builds no string.
+ */
+export function acceptImageBytes(
+  pieces: readonly Buffer[],
+  mimeType: string | undefined,
+  maxBytes: number,
+): ImageBytes | undefined {
+  const total = pieces.reduce((n, p) => n + p.length, 0);
+  const head = firstBytes(pieces, 256);
+  const m = DATA_URL.exec(head.toString("latin1"));
+  const prefixLength = m ? m[0].length : 0;
+  const prefixMime = m ? (m[1] ?? "").toLowerCase() : undefined;
+  const mime = (mimeType ?? prefixMime)?.toLowerCase();
+  if (mime === undefined || !(IMAGE_MIME_TYPES as readonly string[]).includes(mime)) return undefined;
+  if (prefixMime !== undefined && prefixMime !== mime) return undefined;
+  const length = total - prefixLength;
+  if (length === 0 || length % 4 !== 0) return undefined;
+  // Padding: up to two "=" at the very end, possibly in different pieces.
+  const at = (i: number) => byteAt(pieces, prefixLength + i);
+  const padding = at(length - 1) === 61 ? (at(length - 2) === 61 ? 2 : 1) : 0;
+  if (Math.floor((length * 3) / 4) - padding > maxBytes) return undefined;
+  let offset = 0;
+  for (const piece of pieces) {
+    const from = Math.max(0, prefixLength - offset);
+    const to = Math.min(piece.length, prefixLength + length - padding - offset);
+    for (let i = from; i < to; i++) {
+      const c = piece[i] as number;
+      if (c >= 128 || BASE64_CHARS[c] === 0) return undefined;
+    }
+    offset += piece.length;
+  }
+  const standIn = firstBytes(pieces, prefixLength + 16).toString("latin1");
+  if (sniffImageMime(standIn.slice(prefixLength)) !== mime) return undefined;
+  return { mime: mime as ImageMimeType, prefixLength, standIn };
+}
+
+function firstBytes(pieces: readonly Buffer[], n: number): Buffer {
+  const out: Buffer[] = [];
+  for (const piece of pieces) {
+    if (n <= 0) break;
+    out.push(piece.subarray(0, n));
+    n -= piece.length;
+  }
+  return Buffer.concat(out);
+}
+
+function byteAt(pieces: readonly Buffer[], i: number): number | undefined {
+  for (const piece of pieces) {
+    if (i < piece.length) return piece[i];
+    i -= piece.length;
+  }
+  return undefined;
+}

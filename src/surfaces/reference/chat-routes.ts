@@ -13,6 +13,7 @@ import { logServiceError } from "../common/log-service-error.ts";
 import { type ChatBody, type ChatSchemas, chatResponseSchema, streamLineSchema } from "./chat-schemas.ts";
 import { convertToUpstreamMessages, hasImages, toSamplingParams } from "./convert-to-upstream-messages.ts";
 import { chatErrors } from "./error-schemas.ts";
+import { keptImages } from "./keep-images-as-bytes.ts";
 
 type Kind = "generic" | "regular" | "vision";
 
@@ -92,10 +93,12 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
     if (kind === "regular") rejectImagesOnRegular(body);
     const { ticket, signal } = admission(request, reply);
     const timings: ChatTimings = { upstreamMs: 0 };
+    const { messages, blobs } = convertToUpstreamMessages(body.messages, keptImages(request));
     const events = chat.run(
       {
         model: pickModel(kind, body, config),
-        messages: convertToUpstreamMessages(body.messages),
+        messages,
+        ...(blobs && { blobs }),
         params: toSamplingParams(body.config),
         signal,
         timings,

@@ -7,6 +7,7 @@ import type { Lifecycle } from "../../http/lifecycle.ts";
 import { registerChatRoutes } from "./chat-routes.ts";
 import { createChatSchemas } from "./chat-schemas.ts";
 import { registerHealthRoutes } from "./health-route.ts";
+import { keepImagesAsBytes } from "./keep-images-as-bytes.ts";
 import { notFound, sendReferenceError } from "./map-error.ts";
 import { registerModelRoutes } from "./model-routes.ts";
 
@@ -32,7 +33,8 @@ export const referenceApi: FastifyPluginAsync<ReferenceApiOptions> = async (app,
     ),
   );
   app.setNotFoundHandler(notFound(app));
-  registerJsonBodyParser(app);
+  // Images of megabytes stay the bytes they arrived in, from the socket to LM Studio.
+  registerJsonBodyParser(app, keepImagesAsBytes(opts.config.maxImageBytes));
   registerHealthRoutes(app, { config: opts.config, models: opts.models, chat: opts.chat });
   registerModelRoutes(app, {
     models: opts.models,

@@ -1,7 +1,7 @@
 // upstreams/lmstudio: LM Studio as an upstream (SDK for models, HTTP for chats, its error texts).
 import sharp from "sharp";
 import { ServiceError } from "../../errors.ts";
-import type { UpstreamMessage } from "../types.ts";
+import type { Blobs, ChatRequest, UpstreamMessage } from "../types.ts";
 
 const WEBP_URL = "data:image/webp;base64,";
 
@@ -9,29 +9,40 @@ const WEBP_URL = "data:image/webp;base64,";
  * LM Studio rejects WebP data URLs ("'url' field must be a base64 encoded image", reported from
  * 0.3.27 through 0.4.9: lmstudio-bug-tracker #1027, #1752), while the reference API accepts WebP.
  * So WebP images become PNG (lossless) before they leave; other messages pass untouched, as the
- * same objects.
+ * same objects. An image kept as bytes (its URL a key of `blobs`) is read from them.
  */
-export async function convertWebpImages(messages: UpstreamMessage[]): Promise<UpstreamMessage[]> {
-  if (!messages.some(hasWebp)) return messages;
-  return Promise.all(
+export async function convertWebpImages(request: ChatRequest): Promise<ChatRequest> {
+  const { messages, blobs } = request;
+  if (!messages.some((m) => hasWebp(m, blobs))) return request;
+  const converted = await Promise.all(
     messages.map(async (m) => {
-      if (!hasWebp(m) || typeof m.content === "string") return m;
+      if (!hasWebp(m, blobs) || typeof m.content === "string") return m;
       const content = await Promise.all(
         m.content.map(async (part) => {
-          if (part.type !== "image_url" || !part.image_url.url.startsWith(WEBP_URL)) return part;
-          const png = await toPng(part.image_url.url.slice(WEBP_URL.length));
+          const webp = part.type === "image_url" ? webpPayload(part.image_url.url, blobs) : undefined;
+          if (webp === undefined) return part;
+          const png = await toPng(webp);
           return { type: "image_url" as const, image_url: { url: `data:image/png;base64,${png}` } };
         }),
       );
       return { ...m, content };
     }),
   );
+  return { ...request, messages: converted };
+}
+
+/** A WebP image's base64 payload, from its data URL or from the bytes its URL is the key of. */
+function webpPayload(url: string, blobs: Blobs | undefined): string | undefined {
+  if (url.startsWith(WEBP_URL)) return url.slice(WEBP_URL.length);
+  const bytes = blobs?.get(url);
+  if (!bytes || bytes[0]?.toString("latin1") !== WEBP_URL) return undefined;
+  return Buffer.concat(bytes.slice(1)).toString("latin1");
 }
 
 /** Whether a message carries a WebP image that must become PNG before it leaves. */
-export const hasWebp = (m: UpstreamMessage) =>
+export const hasWebp = (m: UpstreamMessage, blobs?: Blobs) =>
   typeof m.content !== "string" &&
-  m.content.some((p) => p.type === "image_url" && p.image_url.url.startsWith(WEBP_URL));
+  m.content.some((p) => p.type === "image_url" && webpPayload(p.image_url.url, blobs) !== undefined);
 
 async function toPng(base64: string): Promise<string> {
   try {

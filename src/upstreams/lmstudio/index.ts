@@ -48,9 +48,9 @@ export function createLmStudioUpstream(config: Config, logger: FastifyBaseLogger
       // Only chats with WebP images get a layer of their own: a generator per chat and a step per
       // event otherwise, for nothing.
       stream(request) {
-        if (!request.messages.some(hasWebp)) return chat.stream(request);
+        if (!request.messages.some((m) => hasWebp(m, request.blobs))) return chat.stream(request);
         return (async function* () {
-          yield* chat.stream({ ...request, messages: await convertWebpImages(request.messages) });
+          yield* chat.stream(await convertWebpImages(request));
         })();
       },
     },
