@@ -1,6 +1,6 @@
 /**
  * CPU profile of the service under one of the bench's loads:
- *   node bench/profile.ts [--scenario seq|c50|stream|image] [--count N] [--log-level info]
+ *   node bench/profile.ts [--scenario seq|c50|stream|image] [--surface chat|v1] [--count N] [--log-level info]
  *                         [--main src/main.ts]
  * Starts the emulator and `node --cpu-prof <main>` (the service, or a variant of it under bench/),
  * drives it, stops it (the profile is written on exit) and prints where its CPU time went: the
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     /** Name files inside packages too (node_modules/openai/core/streaming.js, ...). */
     files: { type: "boolean", default: false },
     "no-prof": { type: "boolean", default: false },
+    /** Which surface takes the requests: the reference /chat, or the /v1 pass-through. */
+    surface: { type: "string", default: "chat" },
   },
 });
 
@@ -137,6 +139,19 @@ async function main() {
   const headers = { "content-type": "application/json" };
   let spec: RequestSpec = { path: "/chat", headers, body, expect: "word20" };
   if (scenario === "stream") spec = { path: "/chat/stream", headers, body, expect: '"type":"done"' };
+  if (values.surface === "v1") {
+    const stream = scenario === "stream";
+    spec = {
+      path: "/v1/chat/completions",
+      headers,
+      body: JSON.stringify({
+        model: "qwen/qwen3-4b-2507",
+        messages: [{ role: "user", content: "Benchmark: say twenty words." }],
+        ...(stream && { stream: true }),
+      }),
+      expect: stream ? "[DONE]" : "word20",
+    };
+  }
   if (scenario === "image") {
     const { makePng } = await import("./lib/image.ts");
     const b64 = makePng(10 * 1024 * 1024).toString("base64");

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import Fastify from "fastify";
-import type { JsonSkeleton } from "./json-skeleton.ts";
+import type { Cut, JsonSkeleton } from "./json-skeleton.ts";
 import { readJsonBody } from "./read-json-body.ts";
 
 const { FST_ERR_CTP_EMPTY_JSON_BODY, FST_ERR_CTP_INVALID_JSON_BODY } = Fastify.errorCodes;
@@ -74,6 +74,12 @@ export class LongStrings {
   /** Whether cut k's bytes have escapes in them (they are then not its characters one for one). */
   escaped(k: number): boolean {
     return this.#body.cuts[k]?.escaped ?? true;
+  }
+
+  /** What the lexer saw of cut k's bytes that tells base64 (see Cut). */
+  base64Facts(k: number): Pick<Cut, "lastSymbol" | "firstPad"> | undefined {
+    const cut = this.#body.cuts[k];
+    return cut && { lastSymbol: cut.lastSymbol, firstPad: cut.firstPad };
   }
 
   /** Cut k as a string. */

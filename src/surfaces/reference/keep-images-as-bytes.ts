@@ -37,7 +37,7 @@ export function keepImagesAsBytes(maxImageBytes: number): KeepAsBytes {
         const mimeType = image.mime_type;
         if (mimeType !== undefined && typeof mimeType !== "string") return;
         const pieces = strings.pieces(k);
-        const accepted = acceptImageBytes(pieces, mimeType, maxImageBytes);
+        const accepted = acceptImageBytes(pieces, mimeType, maxImageBytes, strings.base64Facts(k));
         if (!accepted) return;
         image.data_base64 = accepted.standIn;
         images.set(`${n}/${i}`, { mime: accepted.mime, payload: afterPrefix(pieces, accepted.prefixLength) });

@@ -28,9 +28,9 @@ type Phase = "first_token" | "chunk";
  * content-type (or a Buffer) as it is, so the body is serialised once (the client's own encoder
  * observes every key), and a string is not copied into a Buffer either (undici writes it to the
  * socket). Always a stream (see below), with usage at its end. With blobs, the bytes of each go where
- * its key stands, in one Buffer: the only copy of an image of megabytes on its way.
+ * its key stands: the body is then pieces to send one after another, never joined.
  */
-export function encodeChatBody(request: ChatRequest): string | Buffer {
+export function encodeChatBody(request: ChatRequest): string | Buffer[] {
   const text = JSON.stringify({
     model: request.model,
     messages: request.messages,
@@ -52,7 +52,7 @@ export function encodeChatBody(request: ChatRequest): string | Buffer {
     from = at + 1 + written.length;
   }
   pieces.push(Buffer.from(text.slice(from)));
-  return Buffer.concat(pieces);
+  return pieces;
 }
 
 /** The delta fields OpenAI's types lack: reasoning models' thoughts, as LM Studio streams them. */
@@ -103,11 +103,16 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
       try {
         // The client sends the request (auth, URL, status errors); we encode the body (once, with
         // no replacer: the client's own encoder observes every key) and read the answer.
+        const body = encodeChatBody(request);
         response = await client
           .post<unknown>("/chat/completions", {
-            body: encodeChatBody(request),
+            // Pieces go as a stream (the client passes an iterator through), with their length.
+            body: typeof body === "string" ? body : body.values(),
             headers: {
               "content-type": "application/json",
+              ...(typeof body !== "string" && {
+                "content-length": String(body.reduce((n, piece) => n + piece.length, 0)),
+              }),
               ...(request.requestId !== undefined && { "x-request-id": request.requestId }),
             },
             signal: controller.signal,

@@ -1,3 +1,5 @@
+import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Agent, type Dispatcher } from "undici";
 
 /**
@@ -88,7 +90,11 @@ export function createUndiciFetch(opts: UndiciFetchOptions): { fetch: FetchFn; c
       path: url.slice(url.indexOf("/", url.indexOf("//") + 2)) || "/",
       method: (init.method ?? "GET") as Dispatcher.HttpMethod,
       headers: toHeaderRecord(init.headers),
-      body: init.body as string | Buffer | null | undefined,
+      // A stream (a body of megabytes in pieces) goes on as a Node stream, as undici takes it.
+      body:
+        init.body instanceof ReadableStream
+          ? Readable.fromWeb(init.body as WebReadableStream)
+          : (init.body as string | Buffer | null | undefined),
       signal,
     });
     const body = NULL_BODY_STATUS.has(res.statusCode) ? null : toWebStream(res.body);
