@@ -138,6 +138,11 @@ export interface ChatRequest {
   model: string;
   messages: UpstreamMessage[];
   blobs?: Blobs;
+  /**
+   * The caller wants the answer whole, not as it comes: text that arrives together may come as one
+   * event (fewer steps per chat). Streaming callers leave it out and get each upstream delta.
+   */
+  wholeAnswer?: boolean;
   params: SamplingParams;
   /** Aborting it must stop the generation upstream. */
   signal: AbortSignal;
@@ -165,7 +170,8 @@ export interface ChatToolCall {
 }
 
 export type ChatEvent =
-  | { type: "delta"; content: string }
+  /** `pieces`: how many upstream deltas the text joins, when more than one (see wholeAnswer). */
+  | { type: "delta"; content: string; pieces?: number }
   | { type: "reasoning"; content: string }
   | { type: "tool_calls"; calls: ChatToolCall[] }
   | { type: "end"; model: string; finishReason: string; usage: ChatUsage | undefined };

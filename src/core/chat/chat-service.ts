@@ -38,7 +38,7 @@ export interface ChatTimings {
 
 export type ChatOutput =
   | { type: "progress"; progress: number }
-  | { type: "delta"; content: string }
+  | { type: "delta"; content: string; pieces?: number }
   | { type: "reasoning"; content: string }
   | { type: "tool_calls"; calls: ChatToolCall[] }
   | { type: "end"; model: string; finishReason: string; usage: ChatUsage | undefined; timings: ChatTimings };
@@ -48,6 +48,8 @@ export interface ChatRun {
   messages: UpstreamMessage[];
   /** Strings of `messages` kept as bytes (see Blobs). */
   blobs?: Blobs;
+  /** The caller wants the answer whole (see ChatRequest). */
+  wholeAnswer?: boolean;
   params: SamplingParams;
   signal: AbortSignal;
   /** Filled in as the chat goes, so that a caller can report timings even when it fails. */

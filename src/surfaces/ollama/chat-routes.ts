@@ -142,6 +142,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
     g: Generation & { messages: UpstreamMessage[] },
     request: FastifyRequest,
     reply: FastifyReply,
+    wholeAnswer: boolean,
   ) {
     const { ticket, signal } = admission(request, reply);
     const timings: ChatTimings = { upstreamMs: 0 };
@@ -155,6 +156,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         timings,
         requestId: request.id,
         reasoning: g.reasoning,
+        wholeAnswer,
         // With several upstreams, X-Upstream pins one (as on /v1).
         ...(typeof request.headers["x-upstream"] === "string" && { upstream: request.headers["x-upstream"] }),
         ...(g.tools?.length && { tools: g.tools }),
@@ -176,10 +178,10 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
     let thinking = "";
     let pieces = 0;
     let calls: ReturnType<typeof toOllamaToolCalls> = [];
-    for await (const event of start(g, request, reply)) {
+    for await (const event of start(g, request, reply, true)) {
       if (event.type === "delta") {
         content += event.content;
-        pieces++;
+        pieces += event.pieces ?? 1;
       } else if (event.type === "reasoning") thinking += event.content;
       else if (event.type === "tool_calls") calls = toOllamaToolCalls(event.calls);
       else if (event.type === "end") {
@@ -199,7 +201,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
     request: FastifyRequest,
     reply: FastifyReply,
   ) {
-    const iterator = start(g, request, reply)[Symbol.asyncIterator]();
+    const iterator = start(g, request, reply, false)[Symbol.asyncIterator]();
     // Headers wait for the first event so that failures before it get a real status code.
     let step = await iterator.next();
     const res = beginNdjson(reply);

@@ -89,7 +89,13 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
   const { config, chat, schemas, lifecycle } = deps;
   const typed = app.withTypeProvider<ZodTypeProvider>();
 
-  const start = (kind: Kind, body: ChatBody, request: FastifyRequest, reply: FastifyReply) => {
+  const start = (
+    kind: Kind,
+    body: ChatBody,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    whole: boolean,
+  ) => {
     if (kind === "regular") rejectImagesOnRegular(body);
     const { ticket, signal } = admission(request, reply);
     const timings: ChatTimings = { upstreamMs: 0 };
@@ -99,6 +105,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         model: pickModel(kind, body, config),
         messages,
         ...(blobs && { blobs }),
+        wholeAnswer: whole,
         params: toSamplingParams(body.config),
         signal,
         timings,
@@ -128,14 +135,14 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         },
       },
       async (request, reply) => {
-        const { events, timings } = start(route.kind, request.body, request, reply);
+        const { events, timings } = start(route.kind, request.body, request, reply, true);
         let content = "";
         let reasoning = "";
         let fragments = 0;
         for await (const event of events) {
           if (event.type === "delta") {
             content += event.content;
-            fragments++;
+            fragments += event.pieces ?? 1;
           } else if (event.type === "reasoning") {
             reasoning += event.content;
           } else if (event.type === "end") {
@@ -172,7 +179,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
         },
       },
       async (request, reply) => {
-        const { events, timings } = start(route.kind, request.body, request, reply);
+        const { events, timings } = start(route.kind, request.body, request, reply, false);
         const iterator = events[Symbol.asyncIterator]();
         // Headers wait for the first event so that failures before it get a real status code.
         let step = await iterator.next();

@@ -55,6 +55,21 @@ export function encodeChatBody(request: ChatRequest): string | Buffer[] {
   return pieces;
 }
 
+/** Adds a text event; for a caller that wants the answer whole, to the text of the same kind just before. */
+function add(
+  out: ChatEvent[],
+  type: "delta" | "reasoning",
+  content: string,
+  whole: boolean | undefined,
+): void {
+  const last = out[out.length - 1];
+  if (whole && last?.type === "delta" && type === "delta") {
+    out[out.length - 1] = { type, content: last.content + content, pieces: (last.pieces ?? 1) + 1 };
+  } else if (whole && last?.type === "reasoning" && type === "reasoning") {
+    out[out.length - 1] = { type, content: last.content + content };
+  } else out.push({ type, content });
+}
+
 /** The delta fields OpenAI's types lack: reasoning models' thoughts, as LM Studio streams them. */
 type ReasoningDelta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string; reasoning?: string };
 
@@ -133,49 +148,70 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
       // Tool calls arrive in pieces (name first, arguments in slices), keyed by index.
       const calls: Array<ChatToolCall | undefined> = [];
       try {
-        for await (const data of sseData(response.body)) {
-          if (data === "[DONE]") {
+        // Events that arrived in one read are handled together and yielded after: one step for
+        // them all through the layers above (and, for a caller that wants the answer whole, one
+        // event per run of deltas).
+        for await (const batch of sseData(response.body)) {
+          const out: ChatEvent[] = [];
+          let sawDone = false;
+          let failed = false;
+          let failure: unknown;
+          try {
+            for (const data of batch) {
+              if (data === "[DONE]") {
+                sawDone = true;
+                break;
+              }
+              const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: object };
+              // A failure after the stream started arrives as an event with `error` (LM Studio does this).
+              if (chunk.error) throw new APIError(undefined, chunk.error, undefined, response.headers);
+              const choice = chunk.choices?.[0];
+              const delta = choice?.delta as ReasoningDelta | undefined;
+              const content = delta?.content;
+              // LM Studio says `reasoning_content` (0.3.9), or `reasoning` for gpt-oss (0.3.23).
+              const reasoning = delta?.reasoning_content ?? delta?.reasoning;
+              for (const piece of delta?.tool_calls ?? []) {
+                const call = calls[piece.index] ?? { id: "", name: "", arguments: "" };
+                calls[piece.index] = call;
+                if (piece.id) call.id = piece.id;
+                if (piece.function?.name) call.name += piece.function.name;
+                if (piece.function?.arguments) call.arguments += piece.function.arguments;
+              }
+              const produced = content || reasoning || delta?.tool_calls?.length;
+              if (phase === "chunk") {
+                timer.refresh();
+              } else if (produced || choice?.finish_reason) {
+                // Prompt processing is over: from now on the budget is the silence between two chunks.
+                phase = "chunk";
+                clearTimeout(timer);
+                timer = setTimeout(onSilence, opts.chunkTimeoutMs);
+              }
+              if (chunk.model) model = chunk.model;
+              if (chunk.usage) {
+                usage = {
+                  promptTokens: chunk.usage.prompt_tokens,
+                  completionTokens: chunk.usage.completion_tokens,
+                  totalTokens: chunk.usage.total_tokens,
+                };
+              }
+              if (choice?.finish_reason) {
+                finishReason = choice.finish_reason;
+                ended = true;
+              }
+              if (reasoning && request.reasoning) add(out, "reasoning", reasoning, request.wholeAnswer);
+              if (content) add(out, "delta", content, request.wholeAnswer);
+            }
+          } catch (error) {
+            failed = true;
+            failure = error;
+          }
+          // What came before a failure in the same read still reaches the caller, as it would alone.
+          for (const event of out) yield event;
+          if (failed) throw failure;
+          if (sawDone) {
             ended = true;
             break;
           }
-          const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: object };
-          // A failure after the stream started arrives as an event with `error` (LM Studio does this).
-          if (chunk.error) throw new APIError(undefined, chunk.error, undefined, response.headers);
-          const choice = chunk.choices?.[0];
-          const delta = choice?.delta as ReasoningDelta | undefined;
-          const content = delta?.content;
-          // LM Studio says `reasoning_content` (0.3.9), or `reasoning` for gpt-oss (0.3.23).
-          const reasoning = delta?.reasoning_content ?? delta?.reasoning;
-          for (const piece of delta?.tool_calls ?? []) {
-            const call = calls[piece.index] ?? { id: "", name: "", arguments: "" };
-            calls[piece.index] = call;
-            if (piece.id) call.id = piece.id;
-            if (piece.function?.name) call.name += piece.function.name;
-            if (piece.function?.arguments) call.arguments += piece.function.arguments;
-          }
-          const produced = content || reasoning || delta?.tool_calls?.length;
-          if (phase === "chunk") {
-            timer.refresh();
-          } else if (produced || choice?.finish_reason) {
-            // Prompt processing is over: from now on the budget is the silence between two chunks.
-            phase = "chunk";
-            clearTimeout(timer);
-            timer = setTimeout(onSilence, opts.chunkTimeoutMs);
-          }
-          if (chunk.model) model = chunk.model;
-          if (chunk.usage) {
-            usage = {
-              promptTokens: chunk.usage.prompt_tokens,
-              completionTokens: chunk.usage.completion_tokens,
-              totalTokens: chunk.usage.total_tokens,
-            };
-          }
-          if (choice?.finish_reason) {
-            finishReason = choice.finish_reason;
-            ended = true;
-          }
-          if (reasoning && request.reasoning) yield { type: "reasoning", content: reasoning };
-          if (content) yield { type: "delta", content };
         }
         // An aborted body may end quietly: a timeout or a caller gone must not look like an end.
         if (controller.signal.aborted) throw new APIUserAbortError();

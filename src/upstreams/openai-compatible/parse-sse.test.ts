@@ -13,7 +13,7 @@ function streamOf(...parts: Array<string | Uint8Array>): ReadableStream<Uint8Arr
 
 async function all(body: ReadableStream<Uint8Array>): Promise<string[]> {
   const out: string[] = [];
-  for await (const d of sseData(body)) out.push(d);
+  for await (const batch of sseData(body)) out.push(...batch);
   return out;
 }
 
