@@ -8,8 +8,12 @@ import { postJson, postNdjson, type Stack, startStack } from "../helpers/stack.t
  */
 const REGULAR = "qwen/qwen3-4b-2507";
 const CHATS = 100;
-/** Connections a keep-alive pool may open besides reuse (a timed-out idle socket, a race). */
-const FEW = 5;
+/**
+ * Connections a keep-alive pool may open besides reuse: a timed-out idle socket, and one more for
+ * each chat that starts while the last one's terminator (5 ms late here) is still on its way, so
+ * that the faster the chats, the more. Churn opens one per chat (100).
+ */
+const FEW = 10;
 
 let stack: Stack;
 
