@@ -141,6 +141,46 @@ describe("JsonSkeleton", () => {
     expect(scan(Buffer.from('{"model":"a","model":5}'), 2, 100).model.value).toBeUndefined();
   });
 
+  it("long base64 runs (read four bytes at a time): any byte planted anywhere, at any alignment", () => {
+    const run = "QUJDRA+/".repeat(40); // 320 base64 characters
+    for (const planted of ['"', "\u0001", "é", "*", "=", "\\n", "\\x"]) {
+      for (let at = 0; at <= 80; at++) {
+        const text = `{"a":["${run.slice(0, at)}${planted}${run.slice(at)}"]}`;
+        const bytes = Buffer.from(text);
+        for (const [size, shift] of [
+          [1_000, 0],
+          [1_000, 1],
+          [67, 2],
+          [64, 3],
+        ] as const) {
+          // A view that starts `shift` bytes into its ArrayBuffer: 32-bit reads must realign.
+          const shifted = Buffer.concat([Buffer.alloc(shift), bytes]).subarray(shift);
+          const body = new JsonSkeleton(10);
+          for (let i = 0; i < shifted.length; i += size) body.write(shifted.subarray(i, i + size));
+          let got: unknown;
+          try {
+            got = body.parse(() => "");
+          } catch {
+            got = "error";
+          }
+          const expected = reference(bytes);
+          expect(
+            expected === "error" ? got === "error" : equalModuloCuts(got, expected),
+            `${planted} at ${at}`,
+          ).toBe(true);
+          const cut = body.cuts[0];
+          if (cut && !cut.escaped && expected !== "error") {
+            // The lexer's facts about the string: its last symbol and first "=", exactly.
+            const content = text.slice(text.indexOf('["') + 2, text.lastIndexOf('"]'));
+            const symbols = [...content].map((c, i) => (/[A-Za-z0-9+/=]/.test(c) ? -1 : i));
+            expect(cut.lastSymbol).toBe(Math.max(-1, ...symbols));
+            expect(cut.firstPad).toBe(content.indexOf("="));
+          }
+        }
+      }
+    }
+  });
+
   it("any JSON text, in any chunks: the same value as JSON.parse, long nested strings cut", () => {
     fc.assert(
       fc.property(
