@@ -29,6 +29,18 @@ const ask = (images: Json[], content = "What is in this image?") => ({
 });
 const upstreamMessages = (): Json => stack.emu.chats.at(-1)?.body.messages;
 
+/** Sends a WebP to /chat/vision and checks that LM Studio (which rejects WebP) got a PNG of its pixels. */
+async function expectWebpSentAsPng(webp: string) {
+  stack.emu.reset({ preload: [VISION], rejectWebp: true });
+  const r = await postJson(`${stack.url}/chat/vision`, ask([{ data_base64: webp, mime_type: "image/webp" }]));
+  expect(r.status).toBe(200);
+  const url: string = upstreamMessages()[0].content[1].image_url.url;
+  expect(url).toMatch(/^data:image\/png;base64,/);
+  const sent = sharp(Buffer.from(url.slice("data:image/png;base64,".length), "base64"));
+  expect((await sent.metadata()).format).toBe("png");
+  expect(await sent.raw().toBuffer()).toEqual(await sharp(Buffer.from(webp, "base64")).raw().toBuffer());
+}
+
 describe("images reach LM Studio as OpenAI content parts", () => {
   it.each([
     ["image/jpeg", JPEG_TINY],
@@ -51,18 +63,7 @@ describe("images reach LM Studio as OpenAI content parts", () => {
   });
 
   it("image/webp reaches LM Studio as a PNG of the same pixels: LM Studio rejects WebP data URLs", async () => {
-    stack.emu.reset({ preload: [VISION], rejectWebp: true });
-    const r = await postJson(
-      `${stack.url}/chat/vision`,
-      ask([{ data_base64: WEBP_TINY, mime_type: "image/webp" }]),
-    );
-    expect(r.status).toBe(200);
-    const url: string = upstreamMessages()[0].content[1].image_url.url;
-    expect(url).toMatch(/^data:image\/png;base64,/);
-    const sent = sharp(Buffer.from(url.slice("data:image/png;base64,".length), "base64"));
-    const original = sharp(Buffer.from(WEBP_TINY, "base64"));
-    expect((await sent.metadata()).format).toBe("png");
-    expect(await sent.raw().toBuffer()).toEqual(await original.raw().toBuffer());
+    await expectWebpSentAsPng(WEBP_TINY);
   });
 
   it("keeps several images in order, after the text, per message", async () => {
@@ -290,16 +291,7 @@ describe("images of megabytes stay the bytes they arrived in (src/http/json-skel
   });
 
   it("a WebP still reaches LM Studio as a PNG of the same pixels", async () => {
-    stack.emu.reset({ preload: [VISION], rejectWebp: true });
-    const r = await postJson(
-      `${stack.url}/chat/vision`,
-      ask([{ data_base64: webp, mime_type: "image/webp" }]),
-    );
-    expect(r.status).toBe(200);
-    const url: string = upstreamMessages()[0].content[1].image_url.url;
-    expect(url).toMatch(/^data:image\/png;base64,/);
-    const sent = sharp(Buffer.from(url.slice("data:image/png;base64,".length), "base64"));
-    expect(await sent.raw().toBuffer()).toEqual(await sharp(Buffer.from(webp, "base64")).raw().toBuffer());
+    await expectWebpSentAsPng(webp);
   });
 
   it("JSON escapes in the base64 (\\/ as some encoders write it) are read as JSON reads them", async () => {
