@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import Fastify from "fastify";
 import type { Cut, JsonSkeleton } from "./json-skeleton.ts";
@@ -119,9 +120,16 @@ function putBack(root: unknown, strings: LongStrings): void {
  * string of the whole body. The body is lexed as it arrives (JsonSkeleton) and only its envelope is
  * parsed; `keep` may keep long strings (images) as the bytes they came in, the others are read back.
  */
-export function registerJsonBodyParser(app: FastifyInstance, keep?: KeepAsBytes): void {
-  app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", (request, payload, done) => {
+export function registerJsonBodyParser(
+  app: FastifyInstance,
+  keep?: KeepAsBytes,
+  opts: { anyType?: boolean } = {},
+): void {
+  const parser = (
+    request: FastifyRequest,
+    payload: IncomingMessage,
+    done: (e: Error | null, v?: unknown) => void,
+  ) => {
     readJsonBody(request, payload, MIN_CUT, (error, body) => {
       if (error || !body) return done(error, undefined);
       if (body.length === 0) return done(new FST_ERR_CTP_EMPTY_JSON_BODY(), undefined);
@@ -140,5 +148,9 @@ export function registerJsonBodyParser(app: FastifyInstance, keep?: KeepAsBytes)
       }
       done(null, value);
     });
-  });
+  };
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", parser);
+  // Bodies of any other type read as JSON too (Ollama's docs send JSON with curl's form type).
+  if (opts.anyType) app.addContentTypeParser("*", parser);
 }

@@ -2,7 +2,9 @@
  * The Ollama-compatible API (/api) driven by the real `ollama` npm client, over real sockets, in
  * front of the LM Studio emulator.
  */
+import { randomBytes } from "node:crypto";
 import { Ollama } from "ollama";
+import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PNG_1x1, type Stack, startStack } from "../helpers/stack.ts";
 
@@ -119,6 +121,25 @@ describe("chat", () => {
     expect(r.done).toBe(true);
     const body = stack.emu.chats.at(-1)?.body as { messages: Array<{ content: unknown }> };
     expect(JSON.stringify(body.messages[0]?.content)).toContain(`data:image/png;base64,${PNG_1x1}`);
+  });
+
+  it("an image of hundreds of kilobytes (kept out of the parse until read) reaches LM Studio whole", async () => {
+    const big = (
+      await sharp(randomBytes(200 * 200 * 3), { raw: { width: 200, height: 200, channels: 3 } })
+        .png()
+        .toBuffer()
+    ).toString("base64");
+    expect(big.length).toBeGreaterThan(64 * 1024);
+    const r = await ollama.chat({
+      model: "qwen3-vl-4b-instruct",
+      messages: [{ role: "user", content: "What is this?", images: [big] }],
+    });
+    expect(r.done).toBe(true);
+    const body = stack.emu.chats.at(-1)?.body as { messages: Array<{ content: unknown }> };
+    expect(body.messages[0]?.content).toContainEqual({
+      type: "image_url",
+      image_url: { url: `data:image/png;base64,${big}` },
+    });
   });
 
   it("a tool call comes back with arguments as an object; the result goes back as a tool message", async () => {

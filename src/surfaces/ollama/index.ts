@@ -4,6 +4,7 @@ import type { ChatService } from "../../core/chat/chat-service.ts";
 import type { EmbeddingService } from "../../core/embeddings/embedding-service.ts";
 import type { ModelDownloads } from "../../core/models/model-downloads.ts";
 import type { ModelGate } from "../../core/models/model-gate.ts";
+import { registerJsonBodyParser } from "../../http/json-body-parser.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
 import { registerChatRoutes } from "./chat-routes.ts";
 import { registerEmbedRoutes } from "./embed-routes.ts";
@@ -30,8 +31,10 @@ export const ollamaApi: FastifyPluginAsync<OllamaApiOptions> = async (app, opts)
     sendOllamaError(error as Parameters<typeof sendOllamaError>[0], request, reply, opts.maxBodyBytes),
   );
   app.setNotFoundHandler(notFound(app));
-  // Ollama reads every body as JSON whatever its type: its docs' `curl -d` sends a form type.
-  app.addContentTypeParser("*", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
+  // Ollama reads every body as JSON whatever its type: its docs' `curl -d` sends a form type. The
+  // body is lexed as it arrives and its long strings (base64 images) are parsed one by one, not as
+  // one string of the whole body.
+  registerJsonBodyParser(app, undefined, { anyType: true });
   registerModelRoutes(app, { models: opts.models });
   registerChatRoutes(app, {
     chat: opts.chat,
