@@ -1,5 +1,4 @@
 // upstreams/lmstudio: LM Studio as an upstream (SDK for models, HTTP for chats, its error texts).
-import sharp from "sharp";
 import { ServiceError } from "../../errors.ts";
 import type { Blobs, ChatRequest, UpstreamMessage } from "../types.ts";
 
@@ -44,7 +43,10 @@ export const hasWebp = (m: UpstreamMessage, blobs?: Blobs) =>
   typeof m.content !== "string" &&
   m.content.some((p) => p.type === "image_url" && webpPayload(p.image_url.url, blobs) !== undefined);
 
+/** sharp (libvips) is loaded on the first WebP, not at start: it adds 23 MB of RSS to every service. */
 async function toPng(base64: string): Promise<string> {
+  // Outside the try: a sharp that cannot load is the service's failure, not the image's.
+  const { default: sharp } = await import("sharp");
   try {
     const png = await sharp(Buffer.from(base64, "base64")).png().toBuffer();
     return png.toString("base64");
