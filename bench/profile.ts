@@ -15,6 +15,7 @@ import { burst, pool, type RequestSpec, timed, timedStream } from "./lib/load.ts
 import { firstLine, freePort, spawnNode, stop, stopAll, waitForHttp } from "./lib/processes.ts";
 import { cpuMs } from "./lib/procfs.ts";
 import { summarize } from "./lib/stats.ts";
+import { START_FLAGS } from "./lib/targets.ts";
 
 const { values } = parseArgs({
   options: {
@@ -117,6 +118,8 @@ async function main() {
   const svc = spawnNode({
     name: "service",
     args: [
+      // `npm start`'s flags: the profile is of what users run.
+      ...START_FLAGS,
       ...(values["no-prof"] ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILES}`]),
       join(ROOT, values.main ?? "src/main.ts"),
     ],

@@ -132,7 +132,7 @@ export async function startEmulator() {
 export type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
 /** Node's flags from `npm start` (`node <flags> src/main.ts`), so the bench measures what users run. */
-const START_FLAGS: string[] = (() => {
+export const START_FLAGS: string[] = (() => {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
   return pkg.scripts.start.split(/\s+/).filter((w) => w.startsWith("--"));
 })();
