@@ -19,9 +19,14 @@ export async function scrape(baseUrl: string, headers: Record<string, string> = 
   if (res.status === 200) {
     for (const f of parsePrometheusTextFormat(text)) families.set(f.name, f);
     // The parser folds a labelled histogram's series into one (all their buckets together, no sum
-    // or count): declared untyped, its _bucket, _sum and _count lines parse as families of their own.
+    // or count): declared untyped, its _bucket, _sum and _count lines parse as families of their own,
+    // one per series (each series' lines come together), so families of one name are merged.
     const untyped = text.replace(/^# TYPE (\S+) histogram$/gm, "# TYPE $1 untyped");
-    for (const f of parsePrometheusTextFormat(untyped)) histogramSamples.set(f.name, f);
+    for (const f of parsePrometheusTextFormat(untyped)) {
+      const seen = histogramSamples.get(f.name);
+      if (seen) seen.metrics.push(...f.metrics);
+      else histogramSamples.set(f.name, f);
+    }
   }
   return {
     status: res.status,
