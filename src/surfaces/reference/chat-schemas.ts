@@ -3,7 +3,7 @@ import { z } from "zod";
 import { checkImage, IMAGE_MIME_TYPES } from "../../core/chat/image.ts";
 import { ISSUE_STATUS } from "../../http/validation.ts";
 import { strictObject } from "../common/strict-object.ts";
-import { MODEL_KEY_HINTS } from "./model-schemas.ts";
+import { MODEL_KEY_HINTS, UPSTREAM_FIELD } from "./model-schemas.ts";
 
 /** A real 1x1 PNG, so that the documented vision example is accepted as it is. */
 const EXAMPLE_PNG =
@@ -71,12 +71,7 @@ export function createChatSchemas(maxImageBytes: number) {
         .describe("Model key or loaded identifier; the endpoint's default model when omitted."),
       messages: z.array(message).min(1).max(10_000),
       config: config.optional(),
-      upstream: z
-        .string()
-        .min(1)
-        .max(64)
-        .optional()
-        .describe("With several upstreams: the one to use (its name in /health). Ignored with one."),
+      upstream: UPSTREAM_FIELD,
     },
     {
       ...MODEL_KEY_HINTS,

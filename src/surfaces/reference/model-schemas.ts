@@ -3,6 +3,14 @@ import type { AvailableModel } from "../../core/models/model-gate.ts";
 import type { LoadedModel } from "../../upstreams/types.ts";
 import { strictObject } from "../common/strict-object.ts";
 
+/** The `upstream` field of every reference body that can name one. */
+export const UPSTREAM_FIELD = z
+  .string()
+  .min(1)
+  .max(64)
+  .optional()
+  .describe("With several upstreams: the one to use (its name in /health). Ignored with one.");
+
 /** The model routes' wire shapes, and the converters from the core's models to them. */
 
 export const loadedModelSchema = z.object({
@@ -44,12 +52,7 @@ export const loadBodySchema = strictObject(
       .describe("Instance identifier; LM Studio picks one by default."),
     context_length: z.number().int().min(1).max(10_000_000).optional(),
     ttl: z.number().int().min(1).max(31_536_000).optional().describe("Idle time-to-live in seconds."),
-    upstream: z
-      .string()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe("With several upstreams: the one to use (its name in /health). Ignored with one."),
+    upstream: UPSTREAM_FIELD,
   },
   { ...MODEL_KEY_HINTS, context: "context_length", ttl_seconds: "ttl" },
 ).meta({ examples: [{ model_key: "qwen/qwen3-4b-2507", exclusive: true }] });
@@ -81,12 +84,7 @@ export const unloadBodySchema = strictObject(
       .optional()
       .describe("Identifier or model key: every matching instance."),
     unload_all: z.boolean().optional().describe("Unload every loaded model."),
-    upstream: z
-      .string()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe("With several upstreams: the one to use (its name in /health). Ignored with one."),
+    upstream: UPSTREAM_FIELD,
   },
   { ...MODEL_KEY_HINTS, all: "unload_all" },
 )
