@@ -16,6 +16,8 @@
  * there for JSON.parse to find, and a string with a problem is never cut: JSON.parse sees it.
  */
 
+import { byteAt, slicePieces } from "../byte-pieces.ts";
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -213,17 +215,7 @@ export class JsonSkeleton {
 
   /** The bytes [start, end) of the body, as views of its chunks (nothing copied). */
   slices(start: number, end: number): Buffer[] {
-    const out: Buffer[] = [];
-    let base = 0;
-    for (const chunk of this.chunks) {
-      const next = base + chunk.length;
-      if (next > start && base < end) {
-        out.push(chunk.subarray(Math.max(0, start - base), Math.min(chunk.length, end - base)));
-      }
-      if (next >= end) break;
-      base = next;
-    }
-    return out;
+    return slicePieces(this.chunks, start, end);
   }
 
   /** The k-th cut string's value, as JSON.parse reads it. */
@@ -261,7 +253,7 @@ export class JsonSkeleton {
     this.#inString = false;
     const start = this.#stringStart;
     if (this.#stringIsKey) {
-      if (this.#stringDepth === 1 && contentEnd - start <= 64 && this.#isModelKey(start, contentEnd)) {
+      if (this.#stringDepth === 1 && this.#isModelKey(start, contentEnd)) {
         // The last "model" wins, as with JSON.parse: a later one that is no string leaves no span.
         this.model.value = undefined;
         this.#modelPending = true;
@@ -301,11 +293,15 @@ export class JsonSkeleton {
     this.#escape = this.#escape === 2 ? 0 : this.#escape - 1;
   }
 
+  /** Runs for every top-level key: only one of five plain bytes, or a short escaped one, is read. */
   #isModelKey(start: number, end: number): boolean {
-    const key = Buffer.concat(this.slices(start, end));
-    if (key.equals(MODEL_KEY)) return true;
+    if (!this.#escaped) {
+      if (end - start !== MODEL_KEY.length) return false;
+      return MODEL_KEY.every((b, i) => byteAt(this.chunks, start + i) === b);
+    }
     // An escaped spelling ("mod\u0065l") is the same key to JSON.parse, so it is to us.
-    if (!key.includes(BACKSLASH)) return false;
+    if (end - start > 64) return false;
+    const key = Buffer.concat(this.slices(start, end));
     try {
       return JSON.parse(`"${key.toString("utf8")}"`) === "model";
     } catch {

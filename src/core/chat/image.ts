@@ -3,6 +3,8 @@
  * payload is real base64, it decodes to bytes of that type (magic number), and it is not too big.
  */
 
+import { byteAt, piecesLength, slicePieces } from "../../byte-pieces.ts";
+
 export const IMAGE_MIME_TYPES = ["image/jpeg", "image/png", "image/webp"] as const;
 export type ImageMimeType = (typeof IMAGE_MIME_TYPES)[number];
 
@@ -169,9 +171,10 @@ export function acceptImageBytes(
   maxBytes: number,
   facts?: Base64Facts,
 ): ImageBytes | undefined {
-  const total = pieces.reduce((n, p) => n + p.length, 0);
-  const head = firstBytes(pieces, 256);
-  const m = DATA_URL.exec(head.toString("latin1"));
+  const total = piecesLength(pieces);
+  // The prefix (matched in its first 256 bytes) and the 16 base64 characters after it.
+  const head = Buffer.concat(slicePieces(pieces, 0, 256 + 16)).toString("latin1");
+  const m = DATA_URL.exec(head.slice(0, 256));
   const prefixLength = m ? m[0].length : 0;
   const prefixMime = m ? (m[1] ?? "").toLowerCase() : undefined;
   const mime = (mimeType ?? prefixMime)?.toLowerCase();
@@ -189,7 +192,7 @@ export function acceptImageBytes(
     if (facts.lastSymbol >= prefixLength) return undefined;
     if (facts.firstPad >= 0 && facts.firstPad < payloadEnd) return undefined;
   } else if (!allBase64(pieces, prefixLength, payloadEnd)) return undefined;
-  const standIn = firstBytes(pieces, prefixLength + 16).toString("latin1");
+  const standIn = head.slice(0, prefixLength + 16);
   if (sniffImageMime(standIn.slice(prefixLength)) !== mime) return undefined;
   return { mime: mime as ImageMimeType, prefixLength, standIn };
 }
@@ -207,22 +210,4 @@ function allBase64(pieces: readonly Buffer[], from: number, to: number): boolean
     offset += piece.length;
   }
   return true;
-}
-
-function firstBytes(pieces: readonly Buffer[], n: number): Buffer {
-  const out: Buffer[] = [];
-  for (const piece of pieces) {
-    if (n <= 0) break;
-    out.push(piece.subarray(0, n));
-    n -= piece.length;
-  }
-  return Buffer.concat(out);
-}
-
-function byteAt(pieces: readonly Buffer[], i: number): number | undefined {
-  for (const piece of pieces) {
-    if (i < piece.length) return piece[i];
-    i -= piece.length;
-  }
-  return undefined;
 }

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from "fastify";
+import { slicePieces } from "../../byte-pieces.ts";
 import { acceptImageBytes, type ImageMimeType } from "../../core/chat/image.ts";
 import type { KeepAsBytes } from "../../http/json-body-parser.ts";
 
@@ -40,7 +41,7 @@ export function keepImagesAsBytes(maxImageBytes: number): KeepAsBytes {
         const accepted = acceptImageBytes(pieces, mimeType, maxImageBytes, strings.base64Facts(k));
         if (!accepted) return;
         image.data_base64 = accepted.standIn;
-        images.set(`${n}/${i}`, { mime: accepted.mime, payload: afterPrefix(pieces, accepted.prefixLength) });
+        images.set(`${n}/${i}`, { mime: accepted.mime, payload: slicePieces(pieces, accepted.prefixLength) });
       });
     });
     if (images.size > 0) kept.set(request, images);
@@ -49,17 +50,3 @@ export function keepImagesAsBytes(maxImageBytes: number): KeepAsBytes {
 
 /** The images of a request that stayed bytes. */
 export const keptImages = (request: FastifyRequest): KeptImages | undefined => kept.get(request);
-
-function afterPrefix(pieces: Buffer[], prefixLength: number): Buffer[] {
-  const out: Buffer[] = [];
-  let skip = prefixLength;
-  for (const piece of pieces) {
-    if (skip >= piece.length) {
-      skip -= piece.length;
-      continue;
-    }
-    out.push(skip > 0 ? piece.subarray(skip) : piece);
-    skip = 0;
-  }
-  return out;
-}

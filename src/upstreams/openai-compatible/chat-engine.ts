@@ -1,6 +1,7 @@
 // upstreams/openai-compatible: any OpenAI-compatible server: the chat engine, SSE, fetch, errors.
 import OpenAI, { APIError, APIUserAbortError } from "openai";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
+import { piecesLength } from "../../byte-pieces.ts";
 import { ServiceError } from "../../errors.ts";
 import type { ChatEngine, ChatEvent, ChatRequest, ChatToolCall, ChatUsage } from "../types.ts";
 import { upstreamTimeout } from "../upstream-errors.ts";
@@ -126,7 +127,7 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
             headers: {
               "content-type": "application/json",
               ...(typeof body !== "string" && {
-                "content-length": String(body.reduce((n, piece) => n + piece.length, 0)),
+                "content-length": String(piecesLength(body)),
               }),
               ...(request.requestId !== undefined && { "x-request-id": request.requestId }),
             },

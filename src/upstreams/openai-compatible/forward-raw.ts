@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import { APIError } from "openai";
 import { Agent, type Dispatcher } from "undici";
+import { piecesLength } from "../../byte-pieces.ts";
 import { ServiceError } from "../../errors.ts";
 import type { Passthrough, RawRequest, RawResponse } from "../types.ts";
 import { upstreamTimeout } from "../upstream-errors.ts";
@@ -75,7 +76,10 @@ export function createForwardRaw(opts: ForwardRawOptions): {
         method: req.method,
         headers: {
           ...req.headers,
-          ...(req.body && { "content-type": "application/json", "content-length": String(length(req.body)) }),
+          ...(req.body && {
+            "content-type": "application/json",
+            "content-length": String(piecesLength(req.body)),
+          }),
           authorization: `Bearer ${opts.apiKey}`,
         },
         body: req.body && sendable(req.body),
@@ -174,13 +178,11 @@ export function createForwardRaw(opts: ForwardRawOptions): {
   return { passthrough, close: () => agent.close() };
 }
 
-const length = (pieces: readonly Buffer[]) => pieces.reduce((n, piece) => n + piece.length, 0);
-
 /** Pieces of a small body are joined (cheap); a big one's are streamed one after another, never copied. */
 const JOIN_BELOW = 64 * 1024;
 function sendable(pieces: readonly Buffer[]): Buffer | Readable {
   if (pieces.length === 1) return pieces[0] as Buffer;
-  if (length(pieces) < JOIN_BELOW) return Buffer.concat(pieces);
+  if (piecesLength(pieces) < JOIN_BELOW) return Buffer.concat(pieces);
   return Readable.from(pieces, { objectMode: false });
 }
 
