@@ -7,7 +7,7 @@ import type { ChatEngine, ChatEvent, ChatRequest, ChatToolCall, ChatUsage } from
 import { upstreamTimeout } from "../upstream-errors.ts";
 import type { ChatErrorMapper } from "./map-openai-error.ts";
 import { sseData } from "./parse-sse.ts";
-import type { FetchFn } from "./undici-fetch.ts";
+import { type FetchFn, nodeBodyOf, withAbortSignal } from "./undici-fetch.ts";
 
 export interface ChatEngineOptions {
   /** The upstream's name in messages. */
@@ -23,6 +23,8 @@ export interface ChatEngineOptions {
 }
 
 type Phase = "first_token" | "chunk";
+/** The client's type of the options it hands to fetch. */
+type FetchOptions = NonNullable<Awaited<Parameters<OpenAI["post"]>[1]>>["fetchOptions"];
 
 /**
  * The upstream request's JSON, encoded here: the `openai` client sends a string body with a
@@ -131,13 +133,15 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
               }),
               ...(request.requestId !== undefined && { "x-request-id": request.requestId }),
             },
-            signal: controller.signal,
+            // Not `signal`: the client would join it to its own with AbortSignal.any per request.
+            fetchOptions: withAbortSignal(controller.signal) as FetchOptions,
           })
           .asResponse();
       } catch (error) {
         throw fail(error);
       }
-      if (response.body === null) throw fail(new Error("the upstream answered without a body"));
+      const body = nodeBodyOf(response);
+      if (body === null) throw fail(new Error("the upstream answered without a body"));
       if (!(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
         throw await notAStream(response);
       }
@@ -152,7 +156,7 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
         // Events that arrived in one read are handled together and yielded after: one step for
         // them all through the layers above (and, for a caller that wants the answer whole, one
         // event per run of deltas).
-        for await (const batch of sseData(response.body)) {
+        for await (const batch of sseData(body)) {
           const out: ChatEvent[] = [];
           let sawDone = false;
           let failed = false;

@@ -1,3 +1,5 @@
+import { once } from "node:events";
+import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { sseData } from "./parse-sse.ts";
 
@@ -54,5 +56,39 @@ describe("sseData", () => {
     });
     for await (const _ of sseData(body)) break;
     expect(cancelled).toBe(true);
+  });
+
+  it("reads a Node stream (undici's body) as it reads a web stream, however the bytes are split", async () => {
+    const bytes = new TextEncoder().encode('data: {"t":"héllo 👋"}\r\n\r\n: c\ndata: [DONE]\n\n');
+    for (const cut of [1, 3, 15, 16, 17, 30]) {
+      const node = Readable.from([bytes.slice(0, cut), bytes.slice(cut)], { objectMode: false });
+      const out: string[] = [];
+      for await (const batch of sseData(node)) out.push(...batch);
+      expect(out).toEqual(['{"t":"héllo 👋"}', "[DONE]"]);
+    }
+  });
+
+  it("destroys a Node stream when the consumer stops before [DONE]", async () => {
+    const body = new PassThrough();
+    body.write("data: x\n\n");
+    for await (const _ of sseData(body)) break;
+    expect(body.destroyed).toBe(true);
+  });
+
+  it("after [DONE], reads a Node stream to its end instead of destroying it, so its connection is kept", async () => {
+    const body = new PassThrough();
+    body.write("data: x\n\ndata: [DONE]\n\n");
+    const seen: string[] = [];
+    for await (const batch of sseData(body)) {
+      seen.push(...batch);
+      if (batch.includes("[DONE]")) break;
+    }
+    expect(seen).toEqual(["x", "[DONE]"]);
+    // The rest (LM Studio's chunked terminator, in a later packet) is read in the background.
+    const ended = once(body, "end");
+    body.end("\n");
+    await ended;
+    expect(body.destroyed).toBe(true); // autoDestroy after a clean end, not a destroy mid-body
+    expect(body.readableEnded).toBe(true);
   });
 });

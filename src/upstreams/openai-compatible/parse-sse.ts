@@ -1,21 +1,42 @@
+import type { Readable } from "node:stream";
+
 /** How long a body may take to end after `[DONE]` before its connection is given up. */
 const DRAIN_AFTER_DONE_MS = 2_000;
+
+/** Reads of a body, and a cancel that also ends a read that is waiting. */
+interface ByteSource {
+  next(): Promise<IteratorResult<Uint8Array>>;
+  cancel(): void;
+}
+
+function byteSource(body: Readable | ReadableStream<Uint8Array>): ByteSource {
+  if (body instanceof ReadableStream) {
+    const reader = body.getReader();
+    return {
+      next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
+      cancel: () => void reader.cancel().catch(() => {}),
+    };
+  }
+  // A Node stream's iterator reads all that is buffered at once; destroy() ends a waiting read.
+  const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  return { next: () => it.next(), cancel: () => void body.destroy() };
+}
 
 /**
  * Reads what is left of a body (the chunked terminator, which LM Studio may send in a later packet)
  * so that its connection goes back to the pool; cancels it when it does not end in time.
  */
-function drain(reader: ReadableStreamDefaultReader<Uint8Array>): void {
-  const timer = setTimeout(() => reader.cancel().catch(() => {}), DRAIN_AFTER_DONE_MS);
+function drain(source: ByteSource): void {
+  const timer = setTimeout(() => source.cancel(), DRAIN_AFTER_DONE_MS);
   timer.unref();
-  const step = (): Promise<void> => reader.read().then(({ done }) => (done ? undefined : step()));
+  const step = (): Promise<void> => source.next().then(({ done }) => (done ? undefined : step()));
   step()
     .catch(() => {})
     .finally(() => clearTimeout(timer));
 }
 
 /**
- * Server-sent events from a byte stream: yields, per read, the `data` of each event it completed
+ * Server-sent events from a byte stream (undici's Node stream, or a web stream): yields, per read, the `data` of each event it completed
  * (`[DONE]` included), so that events that arrive together cost one step. A consumer that stops at
  * `[DONE]` leaves the rest of the body to be read in the background, so that the upstream connection
  * is reused (cancelling the body would close it); one that stops earlier (an error, a client gone)
@@ -26,15 +47,15 @@ function drain(reader: ReadableStreamDefaultReader<Uint8Array>): void {
  * (BENCHMARKS.md, "Fixes, measured"). Only `data:` matters for chat completions; `event:`, `id:`,
  * `retry:` and comments are skipped.
  */
-export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string[]> {
-  const reader = body.getReader();
+export async function* sseData(body: Readable | ReadableStream<Uint8Array>): AsyncGenerator<string[]> {
+  const source = byteSource(body);
   const decoder = new TextDecoder();
   let buf = "";
   let data: string | undefined;
   let sawDone = false;
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      const { value, done } = await source.next();
       if (done) break;
       buf += decoder.decode(value, { stream: true });
       const events: string[] = [];
@@ -67,7 +88,7 @@ export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator
     }
     if (data !== undefined) yield [data];
   } finally {
-    if (sawDone) drain(reader);
-    else reader.cancel().catch(() => {});
+    if (sawDone) drain(source);
+    else source.cancel();
   }
 }

@@ -6,8 +6,8 @@ import { Agent, type Dispatcher } from "undici";
  * A minimal `fetch` for the `openai` client, built on undici's `request()`.
  *
  * Why: the WHATWG fetch layer (Request/Response/Headers objects, web streams, signal composition)
- * is most of the cost of the upstream hop (BENCHMARKS.md). The client only needs
- * a Response whose body is a web ReadableStream, so we build exactly that and nothing more.
+ * is most of the cost of the upstream hop (BENCHMARKS.md). The client reads a status, headers and a
+ * body, so the answer is what a `Response` offers those readers over undici's Node stream.
  */
 export interface UndiciFetchOptions {
   connectTimeoutMs: number;
@@ -30,15 +30,99 @@ function toHeaderRecord(headers: HeadersInit | undefined): Record<string, string
   return out;
 }
 
-function responseHeaders(raw: Record<string, string | string[] | undefined>): Headers {
-  const headers = new Headers();
-  for (const [k, v] of Object.entries(raw)) {
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const item of v) headers.append(k, item);
-    else headers.append(k, v);
+/**
+ * The answer's headers as undici parsed them (lower-case names), read through the part of
+ * WHATWG `Headers` that the `openai` client and we use. Building a real `Headers` validates every
+ * name and value again, per request.
+ */
+class UpstreamHeaders {
+  readonly #raw: Record<string, string | string[] | undefined>;
+  constructor(raw: Record<string, string | string[] | undefined>) {
+    this.#raw = raw;
   }
-  return headers;
+  get(name: string): string | null {
+    const v = this.#raw[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
+  }
+  has(name: string): boolean {
+    return this.#raw[name.toLowerCase()] !== undefined;
+  }
+  *entries(): IterableIterator<[string, string]> {
+    for (const k of Object.keys(this.#raw)) {
+      const v = this.get(k);
+      if (v !== null) yield [k, v];
+    }
+  }
+  *keys(): IterableIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+  *values(): IterableIterator<string> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  forEach(fn: (value: string, key: string, parent: UpstreamHeaders) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
 }
+
+/**
+ * An upstream answer with what a `Response` offers its readers (status, headers, `text()`,
+ * `json()`, a web `body`), over undici's Node stream. The web stream is made only for a reader that
+ * asks for `body`: the chat engine reads the Node stream itself (`nodeBodyOf`), which saves the
+ * `Response`, `Headers` and web-stream objects and a promise per read on every chat.
+ */
+class UpstreamResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly statusText = "";
+  readonly url = "";
+  readonly redirected = false;
+  readonly type = "basic";
+  readonly headers: UpstreamHeaders;
+  readonly stream: Dispatcher.ResponseData["body"] | null;
+  #web: ReadableStream<Uint8Array> | null | undefined;
+  constructor(status: number, headers: UpstreamHeaders, stream: Dispatcher.ResponseData["body"] | null) {
+    this.status = status;
+    this.ok = status >= 200 && status < 300;
+    this.headers = headers;
+    this.stream = stream;
+  }
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#web === undefined) this.#web = this.stream && toWebStream(this.stream);
+    return this.#web;
+  }
+  get bodyUsed(): boolean {
+    return this.stream?.bodyUsed ?? false;
+  }
+  text(): Promise<string> {
+    return this.stream ? this.stream.text() : Promise.resolve("");
+  }
+  json(): Promise<unknown> {
+    return this.text().then((t) => JSON.parse(t));
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.stream ? this.stream.arrayBuffer() : Promise.resolve(new ArrayBuffer(0));
+  }
+}
+
+/** The Node stream of an answer from this fetch, or its web stream for any other `Response`. */
+export function nodeBodyOf(response: Response): Readable | ReadableStream<Uint8Array> | null {
+  const r = response as unknown;
+  return r instanceof UpstreamResponse ? r.stream : response.body;
+}
+
+/**
+ * Where a caller puts its own abort signal for this fetch: in the `openai` client's `fetchOptions`,
+ * which it hands to fetch untouched. Given to the client as `signal`, the signal would be joined to
+ * the client's own with `AbortSignal.any` on every request. The client's own signal then carries
+ * only its timeout, which its callers set longer than their own.
+ */
+export const ABORT_SIGNAL: unique symbol = Symbol("lmstudio-service.abort-signal");
+export const withAbortSignal = (signal: AbortSignal): { [ABORT_SIGNAL]: AbortSignal } => ({
+  [ABORT_SIGNAL]: signal,
+});
 
 /** Wraps undici's Node stream body as a web stream that stops pulling (and frees the socket) on cancel. */
 function toWebStream(body: Dispatcher.ResponseData["body"]): ReadableStream<Uint8Array> {
@@ -83,7 +167,7 @@ export function createUndiciFetch(opts: UndiciFetchOptions): { fetch: FetchFn; c
 
   const fetch: FetchFn = async (input, init = {}) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-    const signal = init.signal ?? undefined;
+    const signal = (init as { [ABORT_SIGNAL]?: AbortSignal })[ABORT_SIGNAL] ?? init.signal ?? undefined;
     signal?.throwIfAborted();
     const res = await agent.request({
       origin: new URL(url).origin,
@@ -97,9 +181,14 @@ export function createUndiciFetch(opts: UndiciFetchOptions): { fetch: FetchFn; c
           : (init.body as string | Buffer | null | undefined),
       signal,
     });
-    const body = NULL_BODY_STATUS.has(res.statusCode) ? null : toWebStream(res.body);
-    if (body === null) res.body.resume();
-    return new Response(body, { status: res.statusCode, headers: responseHeaders(res.headers) });
+    const empty = NULL_BODY_STATUS.has(res.statusCode);
+    if (empty) res.body.resume();
+    const response = new UpstreamResponse(
+      res.statusCode,
+      new UpstreamHeaders(res.headers),
+      empty ? null : res.body,
+    );
+    return response as unknown as Response;
   };
 
   return { fetch, close: () => agent.close() };
