@@ -24,6 +24,7 @@ import { zodValidatorCompiler } from "./http/validation.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { bodyChecksPlugin } from "./plugins/body-checks.ts";
+import { collectBigBodiesPlugin, exposedCollector } from "./plugins/collect-big-bodies.ts";
 import { docsPlugin, isDocsPath } from "./plugins/docs.ts";
 import { lifecyclePlugin } from "./plugins/lifecycle.ts";
 import { httpMetricsPlugin, registerMetricsRoute } from "./plugins/metrics.ts";
@@ -166,6 +167,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   });
   await app.register(bodyChecksPlugin);
   await app.register(serverTimingPlugin);
+  await app.register(collectBigBodiesPlugin, { collect: exposedCollector() });
   await app.register(cors, {
     origin: config.corsOrigins.includes("*") ? "*" : config.corsOrigins,
     // Credentials are only ever allowed for an explicit list of origins, never for "*".
