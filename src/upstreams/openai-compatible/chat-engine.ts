@@ -159,6 +159,7 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
         for await (const batch of sseData(body)) {
           const out: ChatEvent[] = [];
           let sawDone = false;
+          let produced = false;
           let failed = false;
           let failure: unknown;
           try {
@@ -182,15 +183,7 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
                 if (piece.function?.name) call.name += piece.function.name;
                 if (piece.function?.arguments) call.arguments += piece.function.arguments;
               }
-              const produced = content || reasoning || delta?.tool_calls?.length;
-              if (phase === "chunk") {
-                timer.refresh();
-              } else if (produced || choice?.finish_reason) {
-                // Prompt processing is over: from now on the budget is the silence between two chunks.
-                phase = "chunk";
-                clearTimeout(timer);
-                timer = setTimeout(onSilence, opts.chunkTimeoutMs);
-              }
+              if (content || reasoning || delta?.tool_calls?.length || choice?.finish_reason) produced = true;
               if (chunk.model) model = chunk.model;
               if (chunk.usage) {
                 usage = {
@@ -209,6 +202,15 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
           } catch (error) {
             failed = true;
             failure = error;
+          }
+          // Once per read: the events of one read arrived together.
+          if (phase === "chunk") {
+            timer.refresh();
+          } else if (produced) {
+            // Prompt processing is over: from now on the budget is the silence between two chunks.
+            phase = "chunk";
+            clearTimeout(timer);
+            timer = setTimeout(onSilence, opts.chunkTimeoutMs);
           }
           // What came before a failure in the same read still reaches the caller, as it would alone.
           for (const event of out) yield event;

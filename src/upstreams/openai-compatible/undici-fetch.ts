@@ -156,6 +156,19 @@ function toWebStream(body: Dispatcher.ResponseData["body"]): ReadableStream<Uint
   });
 }
 
+/** The origin of each URL prefix seen (one per upstream): a URL parse per request costs more than the lookup. */
+const origins = new Map<string, string>();
+function originOf(url: string): string {
+  const end = url.indexOf("/", url.indexOf("//") + 2);
+  const prefix = end < 0 ? url : url.slice(0, end);
+  let origin = origins.get(prefix);
+  if (origin === undefined) {
+    origin = new URL(prefix).origin;
+    if (origins.size < 64) origins.set(prefix, origin);
+  }
+  return origin;
+}
+
 export function createUndiciFetch(opts: UndiciFetchOptions): { fetch: FetchFn; close: () => Promise<void> } {
   const agent = new Agent({
     connect: { timeout: opts.connectTimeoutMs, noDelay: true },
@@ -170,7 +183,7 @@ export function createUndiciFetch(opts: UndiciFetchOptions): { fetch: FetchFn; c
     const signal = (init as { [ABORT_SIGNAL]?: AbortSignal })[ABORT_SIGNAL] ?? init.signal ?? undefined;
     signal?.throwIfAborted();
     const res = await agent.request({
-      origin: new URL(url).origin,
+      origin: originOf(url),
       path: url.slice(url.indexOf("/", url.indexOf("//") + 2)) || "/",
       method: (init.method ?? "GET") as Dispatcher.HttpMethod,
       headers: toHeaderRecord(init.headers),
