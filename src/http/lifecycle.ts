@@ -6,6 +6,7 @@ export class Lifecycle {
   #active = 0;
   #draining = false;
   readonly #shutdown = new AbortController();
+  readonly #atShutdown = new Set<() => void>();
   #idleWaiters: Array<() => void> = [];
 
   get active(): number {
@@ -33,6 +34,16 @@ export class Lifecycle {
     });
   }
 
+  /**
+   * Calls `fn` when the grace period is over, unless the returned function is called first. For
+   * one call per request: a listener on `shutdownSignal` would do, but an EventTarget walks all of
+   * its listeners to add or remove one, so each request would pay for every other in flight.
+   */
+  atShutdown(fn: () => void): () => void {
+    this.#atShutdown.add(fn);
+    return () => this.#atShutdown.delete(fn);
+  }
+
   beginDrain(): void {
     this.#draining = true;
   }
@@ -51,5 +62,8 @@ export class Lifecycle {
 
   abortAll(): void {
     this.#shutdown.abort(new Error("shutting down"));
+    const calls = [...this.#atShutdown];
+    this.#atShutdown.clear();
+    for (const fn of calls) fn();
   }
 }

@@ -5,9 +5,10 @@ import type { Lifecycle } from "./lifecycle.ts";
  * An AbortSignal for one request: aborted when the client goes away before the response is
  * complete (so work upstream stops), or when shutdown's grace period is over.
  *
- * A plain controller with a listener removed on close, rather than AbortSignal.any(): that one
- * registers every request with the long-lived shutdown signal through weak references, a cost
- * measured on every request.
+ * A plain controller, called from the lifecycle's set of shutdown calls and removed on close,
+ * rather than AbortSignal.any() (which registers every request with the long-lived shutdown signal
+ * through weak references) or a listener on that signal (whose adding and removing walk the
+ * listeners of every other request in flight).
  */
 export function requestSignal(reply: FastifyReply, lifecycle: Lifecycle): AbortSignal {
   const controller = new AbortController();
@@ -16,10 +17,9 @@ export function requestSignal(reply: FastifyReply, lifecycle: Lifecycle): AbortS
     controller.abort(shutdown.reason);
     return controller.signal;
   }
-  const onShutdown = () => controller.abort(shutdown.reason);
-  shutdown.addEventListener("abort", onShutdown, { once: true });
+  const forget = lifecycle.atShutdown(() => controller.abort(shutdown.reason));
   reply.raw.once("close", () => {
-    shutdown.removeEventListener("abort", onShutdown);
+    forget();
     if (!reply.raw.writableFinished) controller.abort(new Error("client went away"));
   });
   return controller.signal;

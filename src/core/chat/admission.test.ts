@@ -32,4 +32,21 @@ describe("Admission", () => {
     await expect(waiting).rejects.toMatchObject({ status: 499, code: "cancelled" });
     expect(a.queued).toBe(0);
   });
+
+  it("takes a free slot without waiting, but never ahead of a queued waiter", async () => {
+    const a = new Admission({ maxConcurrent: 1, maxQueued: 2, queueTimeoutMs: 1_000 });
+    const first = a.tryAcquire();
+    expect(first).toBeTypeOf("function");
+    expect(a.tryAcquire()).toBeUndefined(); // the only slot is taken
+    const queued = a.acquire();
+    expect(a.queued).toBe(1);
+    first?.();
+    // The slot went to the waiter: a newcomer finds none, though nobody waits any more.
+    expect(a.tryAcquire()).toBeUndefined();
+    const second = await queued;
+    expect(a.running).toBe(1);
+    second();
+    expect(a.running).toBe(0);
+    expect(a.tryAcquire()).toBeTypeOf("function");
+  });
 });

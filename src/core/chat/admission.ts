@@ -34,12 +34,19 @@ export class Admission {
     return this.#queue.length;
   }
 
-  /** Resolves with a release function once a slot is ours. */
-  async acquire(signal?: AbortSignal): Promise<() => void> {
+  /** A release function when a slot is free now (and nobody waits for one), else undefined. */
+  tryAcquire(): (() => void) | undefined {
     if (this.#running < this.#opts.maxConcurrent && this.#queue.length === 0) {
       this.#running++;
       return this.#releaser();
     }
+    return undefined;
+  }
+
+  /** Resolves with a release function once a slot is ours. */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    const now = this.tryAcquire();
+    if (now) return now;
     if (this.#queue.length >= this.#opts.maxQueued) {
       throw new ServiceError(
         429,

@@ -130,6 +130,14 @@ export class ChatService {
    * requests hold no body in memory; `run` takes the ticket. `surface` labels the chat's metrics
    * ("reference", "openai", "ollama").
    */
+  /** A ticket when a slot is free now, without waiting (no promise on the common path); else undefined. */
+  tryAdmit(surface: string = UNKNOWN_SURFACE): AdmissionTicket | undefined {
+    const release = this.#admission.tryAcquire();
+    if (release === undefined) return undefined;
+    this.#observer.queued(0);
+    return { release, queueMs: undefined, report: { surface, model: OTHER_MODEL } };
+  }
+
   async admit(signal: AbortSignal, surface: string = UNKNOWN_SURFACE): Promise<AdmissionTicket> {
     const report: ChatReport = { surface, model: OTHER_MODEL };
     const queuedAt = performance.now();

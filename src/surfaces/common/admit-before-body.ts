@@ -1,5 +1,5 @@
 // surfaces/common: what every API surface does the same way, whatever its wire format.
-import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from "fastify";
+import type { FastifyReply, FastifyRequest, preParsingHookHandler } from "fastify";
 import type { AdmissionTicket, ChatService } from "../../core/chat/chat-service.ts";
 import { setAccessLogFields } from "../../http/access-log-fields.ts";
 import type { Lifecycle } from "../../http/lifecycle.ts";
@@ -24,10 +24,13 @@ export function admitBeforeBody(
   chat: ChatService,
   lifecycle: Lifecycle,
   surface: string,
-): preParsingAsyncHookHandler {
-  return async (request, reply, payload) => {
-    const signal = requestSignal(reply, lifecycle);
-    const ticket = await chat.admit(signal, surface);
+): preParsingHookHandler {
+  const record = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ticket: AdmissionTicket,
+    signal: AbortSignal,
+  ) => {
     const report = ticket.report;
     setAccessLogFields(request, () => ({
       model: report.model,
@@ -37,7 +40,23 @@ export function admitBeforeBody(
     }));
     reply.raw.once("close", ticket.release);
     admitted.set(request, { ticket, signal });
-    return payload;
+  };
+  // A callback hook: a free slot (the common case) is taken without a promise.
+  return (request, reply, payload, done) => {
+    const signal = requestSignal(reply, lifecycle);
+    const now = chat.tryAdmit(surface);
+    if (now) {
+      record(request, reply, now, signal);
+      done(null, payload);
+      return;
+    }
+    chat.admit(signal, surface).then(
+      (ticket) => {
+        record(request, reply, ticket, signal);
+        done(null, payload);
+      },
+      (error: Error) => done(error),
+    );
   };
 }
 
