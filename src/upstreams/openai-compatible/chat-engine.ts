@@ -6,6 +6,7 @@ import { ServiceError } from "../../errors.ts";
 import type { ChatEngine, ChatEvent, ChatRequest, ChatToolCall, ChatUsage } from "../types.ts";
 import { upstreamTimeout } from "../upstream-errors.ts";
 import type { ChatErrorMapper } from "./map-openai-error.ts";
+import { ChunkReader } from "./parse-chunk.ts";
 import { sseData } from "./parse-sse.ts";
 import { type FetchFn, nodeBodyOf, withAbortSignal } from "./undici-fetch.ts";
 
@@ -152,6 +153,7 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
       let ended = false;
       // Tool calls arrive in pieces (name first, arguments in slices), keyed by index.
       const calls: Array<ChatToolCall | undefined> = [];
+      const chunks = new ChunkReader();
       try {
         // Events that arrived in one read are handled together and yielded after: one step for
         // them all through the layers above (and, for a caller that wants the answer whole, one
@@ -168,7 +170,7 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
                 sawDone = true;
                 break;
               }
-              const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: object };
+              const chunk = chunks.read(data);
               // A failure after the stream started arrives as an event with `error` (LM Studio does this).
               if (chunk.error) throw new APIError(undefined, chunk.error, undefined, response.headers);
               const choice = chunk.choices?.[0];
