@@ -158,7 +158,8 @@ function toWebStream(body: Dispatcher.ResponseData["body"]): ReadableStream<Uint
 
 /** The origin of each URL prefix seen (one per upstream): a URL parse per request costs more than the lookup. */
 const origins = new Map<string, string>();
-function originOf(url: string): string {
+/** A URL's origin and path, for undici's `request()`. */
+function splitUrl(url: string): { origin: string; path: string } {
   const end = url.indexOf("/", url.indexOf("//") + 2);
   const prefix = end < 0 ? url : url.slice(0, end);
   let origin = origins.get(prefix);
@@ -166,7 +167,7 @@ function originOf(url: string): string {
     origin = new URL(prefix).origin;
     if (origins.size < 64) origins.set(prefix, origin);
   }
-  return origin;
+  return { origin, path: end < 0 ? "/" : url.slice(end) };
 }
 
 export function createUndiciFetch(opts: UndiciFetchOptions): { fetch: FetchFn; close: () => Promise<void> } {
@@ -183,8 +184,7 @@ export function createUndiciFetch(opts: UndiciFetchOptions): { fetch: FetchFn; c
     const signal = (init as { [ABORT_SIGNAL]?: AbortSignal })[ABORT_SIGNAL] ?? init.signal ?? undefined;
     signal?.throwIfAborted();
     const res = await agent.request({
-      origin: originOf(url),
-      path: url.slice(url.indexOf("/", url.indexOf("//") + 2)) || "/",
+      ...splitUrl(url),
       method: (init.method ?? "GET") as Dispatcher.HttpMethod,
       headers: toHeaderRecord(init.headers),
       // A stream (a body of megabytes in pieces) goes on as a Node stream, as undici takes it.
