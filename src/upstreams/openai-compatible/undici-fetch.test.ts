@@ -59,6 +59,12 @@ describe("createUndiciFetch", () => {
     const b = await http_.fetch(`${origin}/b`);
     expect(b.body).toBeInstanceOf(ReadableStream);
     expect(JSON.parse(await new Response(b.body).text())).toMatchObject({ path: "/b" });
+    // As with a Response, asking for the body reads nothing: text() still gets all of it.
+    const c = await http_.fetch(`${origin}/c`);
+    expect(c.body).toBeInstanceOf(ReadableStream);
+    // A turn of the event loop: time for a stream that reads at once to take what has arrived.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(JSON.parse(await c.text())).toMatchObject({ path: "/c" });
   });
 
   it("is aborted by the signal given through fetchOptions, ahead of the client's own", async () => {

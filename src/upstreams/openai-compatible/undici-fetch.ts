@@ -124,36 +124,46 @@ export const withAbortSignal = (signal: AbortSignal): { [ABORT_SIGNAL]: AbortSig
   [ABORT_SIGNAL]: signal,
 });
 
-/** Wraps undici's Node stream body as a web stream that stops pulling (and frees the socket) on cancel. */
+/**
+ * Wraps undici's Node stream body as a web stream that stops pulling (and frees the socket) on
+ * cancel. It reads nothing until it is read (no high-water mark, listeners on the first pull), so
+ * that asking for `body` leaves the answer to `text()` as a `Response` does.
+ */
 function toWebStream(body: Dispatcher.ResponseData["body"]): ReadableStream<Uint8Array> {
   let done = false;
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      body.on("data", (chunk: Buffer) => {
-        // Data can still arrive after a cancel; enqueueing then would throw on a closed controller.
-        if (done) return;
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        if ((controller.desiredSize ?? 0) <= 0) body.pause();
-      });
-      body.once("end", () => {
-        if (done) return;
-        done = true;
-        controller.close();
-      });
-      body.once("error", (err: Error) => {
-        if (done) return;
-        done = true;
-        controller.error(err);
-      });
-    },
-    pull() {
-      body.resume();
-    },
-    cancel(reason) {
+  let listening = false;
+  const listen = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    listening = true;
+    body.on("data", (chunk: Buffer) => {
+      // Data can still arrive after a cancel; enqueueing then would throw on a closed controller.
+      if (done) return;
+      controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if ((controller.desiredSize ?? 0) <= 0) body.pause();
+    });
+    body.once("end", () => {
+      if (done) return;
       done = true;
-      body.destroy(reason instanceof Error ? reason : undefined);
+      controller.close();
+    });
+    body.once("error", (err: Error) => {
+      if (done) return;
+      done = true;
+      controller.error(err);
+    });
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (listening) body.resume();
+        else listen(controller);
+      },
+      cancel(reason) {
+        done = true;
+        body.destroy(reason instanceof Error ? reason : undefined);
+      },
     },
-  });
+    { highWaterMark: 0 },
+  );
 }
 
 /** The origin of each URL prefix seen (one per upstream): a URL parse per request costs more than the lookup. */
