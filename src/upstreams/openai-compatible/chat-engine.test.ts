@@ -109,4 +109,16 @@ describe("chat engine: events that arrive together", () => {
       expect(isServiceError(error)).toBe(true);
     }
   });
+
+  it("an event that is no JSON object ends the answer with a 502 that says so, after the text before it", async () => {
+    for (const bad of ["data: {not json\n\n", "data: null\n\n", "data: 42\n\n", "data: [1]\n\n"]) {
+      script = `${delta({ content: "ok" })}${bad}${delta({ content: "never" }, "stop")}data: [DONE]\n\n`;
+      const { events, error } = await run(true);
+      expect(events).toEqual([{ type: "delta", content: "ok" }]);
+      expect(error).toMatchObject({ status: 502, code: "upstream_error" });
+      expect((error as Error).message).toMatch(
+        /^upstream sent an answer event that is not a JSON object: check that OPENAI_BASE_URL/,
+      );
+    }
+  });
 });

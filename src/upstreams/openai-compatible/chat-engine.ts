@@ -6,7 +6,7 @@ import { ServiceError } from "../../errors.ts";
 import type { ChatEngine, ChatEvent, ChatRequest, ChatToolCall, ChatUsage } from "../types.ts";
 import { upstreamTimeout } from "../upstream-errors.ts";
 import type { ChatErrorMapper } from "./map-openai-error.ts";
-import { ChunkReader } from "./parse-chunk.ts";
+import { type Chunk, ChunkReader } from "./parse-chunk.ts";
 import { sseData } from "./parse-sse.ts";
 import { type FetchFn, nodeBodyOf, withAbortSignal } from "./undici-fetch.ts";
 
@@ -170,7 +170,7 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
                 sawDone = true;
                 break;
               }
-              const chunk = chunks.read(data);
+              const chunk = readChunk(chunks, data);
               // A failure after the stream started arrives as an event with `error` (LM Studio does this).
               if (chunk.error) throw new APIError(undefined, chunk.error, undefined, response.headers);
               const choice = chunk.choices?.[0];
@@ -250,6 +250,23 @@ export function createChatEngine(opts: ChatEngineOptions): ChatEngine {
       // A consumer that stopped early (client gone, shutdown) must not leave the upstream generating.
       if (!finished) controller.abort();
     }
+  }
+
+  /** An event's chunk; an event that is no JSON object is no OpenAI-compatible answer, said so. */
+  function readChunk(chunks: ChunkReader, data: string): Chunk {
+    let chunk: Chunk | undefined;
+    try {
+      chunk = chunks.read(data);
+    } catch {
+      // Not JSON: said below, with the data in the log only.
+    }
+    if (typeof chunk === "object" && chunk !== null && !Array.isArray(chunk)) return chunk;
+    throw new ServiceError(
+      502,
+      "upstream_error",
+      `${opts.name} sent an answer event that is not a JSON object: check that ${opts.baseUrlSetting} (${opts.baseURL}) points at an OpenAI-compatible server`,
+      { cause: new Error(`event data: ${data.slice(0, 200)}`) },
+    );
   }
 
   /** A 2xx that is not SSE: a wrong base URL (LM Studio answers unknown paths with 200), or a proxy. */
