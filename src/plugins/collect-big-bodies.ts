@@ -14,7 +14,7 @@ export type Collect = (options: { type: "minor" }) => void;
  * back only when V8 collects the object. With `--external-memory-accounted-in-global-limit` (see
  * docs/ARCHITECTURE.md), that waits for the heap's own limit, so a service sent only images held
  * about three bodies (40 MB for 13 MB bodies) until then. The chunks arrive between two scavenges,
- * so they are still young when the response ends, and a scavenge (a millisecond or two; not a full
+ * so they are still young when the response ends, and a scavenge (a few milliseconds; not a full
  * mark-compact) frees them. Without `--expose-gc` this plugin adds nothing.
  */
 export const collectBigBodiesPlugin = fp<{ collect: Collect | undefined }>(

@@ -125,12 +125,7 @@ export class ChatService {
     };
   }
 
-  /**
-   * Waits for a chat slot. Surfaces call it before they read the request's body, so that queued
-   * requests hold no body in memory; `run` takes the ticket. `surface` labels the chat's metrics
-   * ("reference", "openai", "ollama").
-   */
-  /** A ticket when a slot is free now, without waiting (no promise on the common path); else undefined. */
+  /** `admit` when a slot is free now: the ticket without a promise (the common path); else undefined. */
   tryAdmit(surface: string = UNKNOWN_SURFACE): AdmissionTicket | undefined {
     const release = this.#admission.tryAcquire();
     if (release === undefined) return undefined;
@@ -138,7 +133,14 @@ export class ChatService {
     return { release, queueMs: undefined, report: { surface, model: OTHER_MODEL } };
   }
 
+  /**
+   * Waits for a chat slot. Surfaces call it before they read the request's body, so that queued
+   * requests hold no body in memory; `run` takes the ticket. `surface` labels the chat's metrics
+   * ("reference", "openai", "ollama").
+   */
   async admit(signal: AbortSignal, surface: string = UNKNOWN_SURFACE): Promise<AdmissionTicket> {
+    const now = this.tryAdmit(surface);
+    if (now) return now;
     const report: ChatReport = { surface, model: OTHER_MODEL };
     const queuedAt = performance.now();
     let release: () => void;
