@@ -36,11 +36,11 @@ function drain(source: ByteSource): void {
 }
 
 /**
- * Server-sent events from a byte stream (undici's Node stream, or a web stream): yields, per read, the `data` of each event it completed
- * (`[DONE]` included), so that events that arrive together cost one step. A consumer that stops at
- * `[DONE]` leaves the rest of the body to be read in the background, so that the upstream connection
- * is reused (cancelling the body would close it); one that stops earlier (an error, a client gone)
- * cancels the body.
+ * Server-sent events from a byte stream (undici's Node stream, or a web stream): yields, per read,
+ * the `data` of each event it completed (`[DONE]` included), so that events that arrive together
+ * cost one step. A consumer that stops at `[DONE]` leaves the rest of the body to be read in the
+ * background, so that the upstream connection is reused (cancelling the body would close it); one
+ * that stops earlier (an error, a client gone) cancels the body.
  *
  * Why not the `openai` client's own `Stream`: it runs every chunk through six nested async
  * generators and copies it; this loop measured 17–47 % more chats per second at concurrency 50
