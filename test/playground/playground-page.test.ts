@@ -108,7 +108,9 @@ describe("the playground page: models and chats", () => {
       emulator: {
         preload: ["qwen/qwen3-4b-2507"],
         reply: "One two three four five six seven eight nine ten",
-        chunkDelayMs: 60,
+        // Tokens far enough apart for the page to render between them on a loaded machine too
+        // (at 60 ms, a CI run under full load once saw only two states).
+        chunkDelayMs: 150,
       },
     });
     const texts = await recordAnswerTexts(page);
