@@ -32,8 +32,8 @@ function toHeaderRecord(headers: HeadersInit | undefined): Record<string, string
 
 /**
  * The answer's headers as undici parsed them (lower-case names), read through the part of
- * WHATWG `Headers` that the `openai` client and we use. Building a real `Headers` validates every
- * name and value again, per request.
+ * WHATWG `Headers` that the `openai` client and we use (`get`, `entries`, iteration). Building a
+ * real `Headers` validates every name and value again, per request.
  */
 class UpstreamHeaders {
   readonly #raw: Record<string, string | string[] | undefined>;
@@ -44,20 +44,11 @@ class UpstreamHeaders {
     const v = this.#raw[name.toLowerCase()];
     return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
   }
-  has(name: string): boolean {
-    return this.#raw[name.toLowerCase()] !== undefined;
-  }
   *entries(): IterableIterator<[string, string]> {
     for (const k of Object.keys(this.#raw)) {
       const v = this.get(k);
       if (v !== null) yield [k, v];
     }
-  }
-  *keys(): IterableIterator<string> {
-    for (const [k] of this.entries()) yield k;
-  }
-  *values(): IterableIterator<string> {
-    for (const [, v] of this.entries()) yield v;
   }
   forEach(fn: (value: string, key: string, parent: UpstreamHeaders) => void): void {
     for (const [k, v] of this.entries()) fn(v, k, this);
@@ -76,10 +67,8 @@ class UpstreamHeaders {
 class UpstreamResponse {
   readonly status: number;
   readonly ok: boolean;
-  readonly statusText = "";
+  /** Empty, as for a `Response` made by hand: the client's log lines then skip it. */
   readonly url = "";
-  readonly redirected = false;
-  readonly type = "basic";
   readonly headers: UpstreamHeaders;
   readonly stream: Dispatcher.ResponseData["body"] | null;
   #web: ReadableStream<Uint8Array> | null | undefined;
@@ -93,17 +82,11 @@ class UpstreamResponse {
     if (this.#web === undefined) this.#web = this.stream && toWebStream(this.stream);
     return this.#web;
   }
-  get bodyUsed(): boolean {
-    return this.stream?.bodyUsed ?? false;
-  }
   text(): Promise<string> {
     return this.stream ? this.stream.text() : Promise.resolve("");
   }
   json(): Promise<unknown> {
     return this.text().then((t) => JSON.parse(t));
-  }
-  arrayBuffer(): Promise<ArrayBuffer> {
-    return this.stream ? this.stream.arrayBuffer() : Promise.resolve(new ArrayBuffer(0));
   }
 }
 
