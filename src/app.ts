@@ -17,6 +17,7 @@ import { PrometheusMetrics } from "./core/metrics/prometheus-metrics.ts";
 import { ModelDownloads } from "./core/models/model-downloads.ts";
 import { ModelGate } from "./core/models/model-gate.ts";
 import { PassthroughService } from "./core/passthrough/passthrough-service.ts";
+import { BodyBuffers } from "./http/body-buffers.ts";
 import { fromFastifyError } from "./http/fastify-errors.ts";
 import { Lifecycle } from "./http/lifecycle.ts";
 import { REQUEST_ID_HEADER, requestIdOf, withRequestId } from "./http/request-id.ts";
@@ -26,6 +27,7 @@ import { authPlugin } from "./plugins/auth.ts";
 import { bodyChecksPlugin } from "./plugins/body-checks.ts";
 import { collectBigBodiesPlugin, exposedCollector } from "./plugins/collect-big-bodies.ts";
 import { docsPlugin, isDocsPath } from "./plugins/docs.ts";
+import { lendBodyBuffersPlugin } from "./plugins/lend-body-buffers.ts";
 import { lifecyclePlugin } from "./plugins/lifecycle.ts";
 import { httpMetricsPlugin, registerMetricsRoute } from "./plugins/metrics.ts";
 import { requestIdPlugin } from "./plugins/request-id.ts";
@@ -168,6 +170,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   await app.register(bodyChecksPlugin);
   await app.register(serverTimingPlugin);
   await app.register(collectBigBodiesPlugin, { collect: exposedCollector() });
+  // Two images at once read into reused memory; a third keeps its chunks. Idle for 30 s, freed.
+  await app.register(lendBodyBuffersPlugin, { buffers: new BodyBuffers({ maxBuffers: 2, idleMs: 30_000 }) });
   await app.register(cors, {
     origin: config.corsOrigins.includes("*") ? "*" : config.corsOrigins,
     // Credentials are only ever allowed for an explicit list of origins, never for "*".

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import Fastify from "fastify";
+import { borrowBodyBuffer } from "./body-buffers.ts";
 import { JsonSkeleton } from "./json-skeleton.ts";
 
 const { FST_ERR_CTP_BODY_TOO_LARGE, FST_ERR_CTP_INVALID_CONTENT_LENGTH } = Fastify.errorCodes;
@@ -8,7 +9,8 @@ const { FST_ERR_CTP_BODY_TOO_LARGE, FST_ERR_CTP_INVALID_CONTENT_LENGTH } = Fasti
  * Reads a request body into a JsonSkeleton as it arrives, with Fastify's own limits and errors
  * (413 over the route's body limit, 400 when the length differs from Content-Length): for a
  * content-type parser that gets the raw payload. Unlike Fastify's reader it neither joins the
- * chunks nor decodes them, so a body of megabytes exists once in memory.
+ * chunks nor decodes them, so a body of megabytes exists once in memory. A body for which a buffer
+ * is lent (see body-buffers.ts) is copied into it as it arrives, and its chunks are let go at once.
  */
 export function readJsonBody(
   request: FastifyRequest,
@@ -22,7 +24,14 @@ export function readJsonBody(
     done(new FST_ERR_CTP_BODY_TOO_LARGE());
     return;
   }
+  // A client that went away while the request waited (in the queue, say) left a stream that will
+  // never emit again: answer now instead of waiting for it forever.
+  if ((payload as { destroyed?: boolean }).destroyed) {
+    done(Object.assign(new Error("The client went away before its body was read"), { statusCode: 400 }));
+    return;
+  }
   const body = new JsonSkeleton(minCut);
+  const lent = declared > 0 ? borrowBodyBuffer(request, declared) : undefined;
   const stop = () => {
     payload.removeListener("data", onData);
     payload.removeListener("end", onEnd);
@@ -35,7 +44,11 @@ export function readJsonBody(
       done(new FST_ERR_CTP_BODY_TOO_LARGE());
       return;
     }
-    body.write(bytes);
+    const at = body.length;
+    if (lent && at + bytes.length <= lent.length) {
+      bytes.copy(lent, at);
+      body.write(lent.subarray(at, at + bytes.length));
+    } else body.write(bytes);
   }
   function onEnd(error?: Error & { statusCode?: number }) {
     stop();

@@ -106,6 +106,22 @@ describe("pass-through", () => {
     expect(raw.equals(Buffer.from(sent.replace('"gpt-4o-mini"', `"${MODEL}"`)))).toBe(true);
   });
 
+  it("bodies of megabytes read into reused memory never mix: three at once, then two more, each arrives as sent", async () => {
+    // The service lends big bodies buffers it reuses (src/http/body-buffers.ts): two at once, a
+    // third keeps its chunks. A buffer lent again too early would overwrite a body still in use.
+    const sent = Array.from({ length: 5 }, (_, i) => {
+      const long = `${"ABCDEFGHIJKLMNOPQRSTUVWXYZ".slice(i)}${i}+/`.repeat(250_000 + i * 1_000);
+      return `{"model":"gpt-4o-mini","max_tokens":${i + 1},"messages":[{"role":"user","content":"${long}"}]}`;
+    });
+    const expected = sent.map((s) => s.replace('"gpt-4o-mini"', `"${MODEL}"`));
+    const first = await Promise.all(sent.slice(0, 3).map((s) => post(`${stack.url}/v1/chat/completions`, s)));
+    for (const s of sent.slice(3)) first.push(await post(`${stack.url}/v1/chat/completions`, s));
+    expect(first.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    const received = emu.chats.map((c) => c.rawBody.toString()).sort();
+    expect(received.length).toBe(5);
+    expect(received).toEqual([...expected].sort());
+  });
+
   it("the SSE bytes the client receives are the emulator's", async () => {
     const sent = JSON.stringify({
       model: MODEL,

@@ -1,0 +1,192 @@
+import { Readable } from "node:stream";
+import Fastify from "fastify";
+import { Agent, request } from "undici";
+import { describe, expect, it, vi } from "vitest";
+import { BodyBuffers } from "../http/body-buffers.ts";
+import type { JsonSkeleton } from "../http/json-skeleton.ts";
+import { readJsonBody } from "../http/read-json-body.ts";
+import { BIG_BODY_BYTES } from "./collect-big-bodies.ts";
+import { lendBodyBuffersPlugin } from "./lend-body-buffers.ts";
+
+/** A JSON body of `bytes` bytes whose every byte depends on `seed`. */
+function body(bytes: number, seed: number): string {
+  const head = `{"seed":${seed},"pad":"`;
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const turn = alphabet.slice(seed % 64) + alphabet.slice(0, seed % 64);
+  const length = bytes - head.length - 2;
+  return `${head}${turn.repeat(Math.ceil(length / 64)).slice(0, length)}"}`;
+}
+
+async function start(buffers: BodyBuffers) {
+  const seen: Array<{ text: string; memory: Set<ArrayBufferLike>; chunks: number }> = [];
+  /** Requests whose handler waits until released: a body in use while others arrive. */
+  const holds = new Map<number, () => void>();
+  const app = Fastify({ bodyLimit: 4 * BIG_BODY_BYTES });
+  await app.register(lendBodyBuffersPlugin, { buffers });
+  app.removeContentTypeParser("application/json");
+  let parsedAfterClose: (() => void) | undefined;
+  const parserRanAfterClose = new Promise<void>((resolve) => {
+    parsedAfterClose = resolve;
+  });
+  // A request that waits here (as one waits in the queue) until its client is gone.
+  app.addHook("preParsing", async (req, reply, payload) => {
+    if (req.headers["x-wait-for-close"]) await new Promise((r) => reply.raw.once("close", r));
+    return payload;
+  });
+  app.addContentTypeParser("application/json", (req, payload, done) => {
+    readJsonBody(req, payload, 1024, (error, parsed) => {
+      if (req.headers["x-wait-for-close"]) parsedAfterClose?.();
+      done(error, parsed);
+    });
+  });
+  app.post("/", async (req) => {
+    const skeleton = req.body as JsonSkeleton;
+    const seed = Number(req.headers["x-seed"]);
+    if (req.headers["x-hold"]) await new Promise<void>((release) => holds.set(seed, release));
+    // Read after the hold: a body lent to another request meanwhile would show here.
+    seen[seed] = {
+      text: Buffer.concat(skeleton.chunks).toString(),
+      memory: new Set(skeleton.chunks.map((c) => c.buffer)),
+      chunks: skeleton.chunks.length,
+    };
+    return "ok";
+  });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const { port } = app.server.address() as { port: number };
+  const agent = new Agent({ connections: 4 });
+  const post = async (text: string, seed: number, hold = false) => {
+    const r = await request(`http://127.0.0.1:${port}/`, {
+      method: "POST",
+      body: text,
+      headers: { "content-type": "application/json", "x-seed": String(seed), ...(hold && { "x-hold": "1" }) },
+      dispatcher: agent,
+    });
+    return r.body.text();
+  };
+  const close = async () => {
+    await agent.close();
+    await app.close();
+  };
+  return { seen, holds, post, close, url: `http://127.0.0.1:${port}/`, parserRanAfterClose };
+}
+
+describe("lendBodyBuffersPlugin", () => {
+  it("reads a body of megabytes into a lent buffer, the same one for the next body, and gives it back when the response closes", async () => {
+    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
+    const s = await start(buffers);
+    try {
+      const texts = [body(BIG_BODY_BYTES + 10, 0), body(BIG_BODY_BYTES + 5_000, 1)];
+      for (const [seed, text] of texts.entries()) expect(await s.post(text, seed)).toBe("ok");
+      await vi.waitFor(() => expect(buffers.counts).toEqual({ lent: 0, free: 1 }));
+      expect(s.seen.map((x) => x.text)).toEqual(texts);
+      // Many chunks, one memory: the lent buffer's, the same for both bodies.
+      expect(s.seen[0]?.chunks).toBeGreaterThan(1);
+      expect(s.seen[0]?.memory.size).toBe(1);
+      expect([...(s.seen[1]?.memory ?? [])]).toEqual([...(s.seen[0]?.memory ?? [])]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("never lends a buffer in use: a body arriving meanwhile keeps its own chunks, and both stay intact", async () => {
+    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
+    const s = await start(buffers);
+    try {
+      const held = body(BIG_BODY_BYTES + 1, 2);
+      const other = body(BIG_BODY_BYTES + 2, 3);
+      const first = s.post(held, 2, true);
+      await vi.waitFor(() => expect(s.holds.has(2)).toBe(true));
+      expect(buffers.counts).toEqual({ lent: 1, free: 0 });
+      expect(await s.post(other, 3)).toBe("ok");
+      s.holds.get(2)?.();
+      expect(await first).toBe("ok");
+      expect(s.seen[2]?.text).toBe(held);
+      expect(s.seen[3]?.text).toBe(other);
+      expect(s.seen[3]?.memory.size).toBeGreaterThan(1);
+      expect([...(s.seen[3]?.memory ?? [])].some((m) => s.seen[2]?.memory.has(m))).toBe(false);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("lends nothing for a body below the threshold", async () => {
+    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
+    const s = await start(buffers);
+    try {
+      expect(await s.post(body(BIG_BODY_BYTES - 1, 4), 4)).toBe("ok");
+      expect(buffers.counts).toEqual({ lent: 0, free: 0 });
+      expect(s.seen[4]?.memory.size).toBeGreaterThan(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("gets the buffer back when the client goes away before its body is read", async () => {
+    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
+    const s = await start(buffers);
+    const agent = new Agent();
+    try {
+      const text = body(BIG_BODY_BYTES + 100, 5);
+      const controller = new AbortController();
+      // Half of the body, then the client aborts.
+      async function* half() {
+        yield Buffer.from(text.slice(0, text.length / 2));
+        await vi.waitFor(() => expect(buffers.counts.lent).toBe(1));
+        controller.abort();
+      }
+      await expect(
+        request(s.url, {
+          method: "POST",
+          body: Readable.from(half()),
+          headers: { "content-type": "application/json", "content-length": String(text.length) },
+          signal: controller.signal,
+          dispatcher: agent,
+        }),
+      ).rejects.toThrow();
+      await vi.waitFor(() => expect(buffers.counts).toEqual({ lent: 0, free: 1 }));
+      // And it is lent again.
+      const again = body(BIG_BODY_BYTES + 7, 6);
+      expect(await s.post(again, 6)).toBe("ok");
+      expect(s.seen[6]?.text).toBe(again);
+      expect(s.seen[6]?.memory.size).toBe(1);
+    } finally {
+      await agent.close();
+      await s.close();
+    }
+  });
+
+  it("lends nothing to a request whose client went away before its body was read, and answers it at once", async () => {
+    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
+    const s = await start(buffers);
+    const agent = new Agent();
+    try {
+      const text = body(BIG_BODY_BYTES + 100, 7);
+      const controller = new AbortController();
+      async function* slow() {
+        yield Buffer.from(text.slice(0, 1000));
+        controller.abort();
+      }
+      await expect(
+        request(s.url, {
+          method: "POST",
+          body: Readable.from(slow()),
+          headers: {
+            "content-type": "application/json",
+            "content-length": String(text.length),
+            "x-wait-for-close": "1",
+          },
+          signal: controller.signal,
+          dispatcher: agent,
+        }),
+      ).rejects.toThrow();
+      await s.parserRanAfterClose;
+      expect(buffers.counts).toEqual({ lent: 0, free: 0 });
+      const next = body(BIG_BODY_BYTES + 3, 8);
+      expect(await s.post(next, 8)).toBe("ok");
+      expect(s.seen[8]?.memory.size).toBe(1);
+    } finally {
+      await agent.close();
+      await s.close();
+    }
+  });
+});
