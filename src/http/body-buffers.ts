@@ -1,17 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyRequest } from "fastify";
 
-/**
- * Reusable memory for request bodies of megabytes (images), lent to one request at a time.
- *
- * Why: a body kept as the chunks Node read it in is a few hundred 64 KiB blocks of memory outside
- * V8's heap, freed only when V8 collects their small JS objects. The collection that V8 starts
- * while such a body arrives (for its external memory) finds the chunks alive and moves them to the
- * old generation; they are then freed only by the next full collection, and a service sent images
- * one after another held two or three bodies at its peak, by chance (bench, image scenario). A body
- * copied into a lent buffer leaves each chunk garbage as soon as it is copied, and the next body
- * reuses the same buffer: the peak is one body, every time.
- */
 export interface BodyBuffersOptions {
   /** Buffers held at most; a body that finds them all lent is kept as its chunks, as before. */
   maxBuffers: number;
@@ -26,6 +15,17 @@ export interface BodyBufferLoan {
   readonly giveBack: () => void;
 }
 
+/**
+ * Reusable memory for request bodies of megabytes (images), lent to one request at a time.
+ *
+ * Why: a body kept as the chunks Node read it in is a few hundred 64 KiB blocks of memory outside
+ * V8's heap, freed only when V8 collects their small JS objects. The collection that V8 starts
+ * while such a body arrives (for its external memory) finds the chunks alive and moves them to the
+ * old generation; they are then freed only by the next full collection, and a service sent images
+ * one after another held two or three bodies at its peak, by chance (bench, image scenario). A body
+ * copied into a lent buffer leaves each chunk garbage as soon as it is copied, and the next body
+ * reuses the same buffer: the peak is one body, every time.
+ */
 export class BodyBuffers {
   readonly #free: Buffer[] = [];
   #lent = 0;
