@@ -63,18 +63,52 @@ async function start(buffers: BodyBuffers) {
     });
     return r.body.text();
   };
+  /** Sends the first `sent` characters of `text` (declaring all of it), waits for `ready`, goes away. */
+  const abandon = async (
+    text: string,
+    sent: number,
+    ready: () => Promise<unknown>,
+    headers: Record<string, string> = {},
+  ) => {
+    const controller = new AbortController();
+    async function* part() {
+      yield Buffer.from(text.slice(0, sent));
+      await ready();
+      controller.abort();
+    }
+    await expect(
+      request(`http://127.0.0.1:${port}/`, {
+        method: "POST",
+        body: Readable.from(part()),
+        headers: { "content-type": "application/json", "content-length": String(text.length), ...headers },
+        signal: controller.signal,
+        dispatcher: agent,
+      }),
+    ).rejects.toThrow();
+  };
   const close = async () => {
     await agent.close();
     await app.close();
   };
-  return { seen, holds, post, close, url: `http://127.0.0.1:${port}/`, parserRanAfterClose };
+  return { seen, holds, post, abandon, close, parserRanAfterClose };
+}
+
+/** A service lending one buffer at most, closed after `test`. */
+async function withService(
+  test: (s: Awaited<ReturnType<typeof start>>, buffers: BodyBuffers) => Promise<void>,
+) {
+  const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
+  const s = await start(buffers);
+  try {
+    await test(s, buffers);
+  } finally {
+    await s.close();
+  }
 }
 
 describe("lendBodyBuffersPlugin", () => {
-  it("reads a body of megabytes into a lent buffer, the same one for the next body, and gives it back when the response closes", async () => {
-    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
-    const s = await start(buffers);
-    try {
+  it("reads a body of megabytes into a lent buffer, the same one for the next body, and gives it back when the response closes", () =>
+    withService(async (s, buffers) => {
       const texts = [body(BIG_BODY_BYTES + 10, 0), body(BIG_BODY_BYTES + 5_000, 1)];
       for (const [seed, text] of texts.entries()) expect(await s.post(text, seed)).toBe("ok");
       await vi.waitFor(() => expect(buffers.counts).toEqual({ lent: 0, free: 1 }));
@@ -83,15 +117,10 @@ describe("lendBodyBuffersPlugin", () => {
       expect(s.seen[0]?.chunks).toBeGreaterThan(1);
       expect(s.seen[0]?.memory.size).toBe(1);
       expect([...(s.seen[1]?.memory ?? [])]).toEqual([...(s.seen[0]?.memory ?? [])]);
-    } finally {
-      await s.close();
-    }
-  });
+    }));
 
-  it("never lends a buffer in use: a body arriving meanwhile keeps its own chunks, and both stay intact", async () => {
-    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
-    const s = await start(buffers);
-    try {
+  it("never lends a buffer in use: a body arriving meanwhile keeps its own chunks, and both stay intact", () =>
+    withService(async (s, buffers) => {
       const held = body(BIG_BODY_BYTES + 1, 2);
       const other = body(BIG_BODY_BYTES + 2, 3);
       const first = s.post(held, 2, true);
@@ -104,89 +133,36 @@ describe("lendBodyBuffersPlugin", () => {
       expect(s.seen[3]?.text).toBe(other);
       expect(s.seen[3]?.memory.size).toBeGreaterThan(1);
       expect([...(s.seen[3]?.memory ?? [])].some((m) => s.seen[2]?.memory.has(m))).toBe(false);
-    } finally {
-      await s.close();
-    }
-  });
+    }));
 
-  it("lends nothing for a body below the threshold", async () => {
-    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
-    const s = await start(buffers);
-    try {
+  it("lends nothing for a body below the threshold", () =>
+    withService(async (s, buffers) => {
       expect(await s.post(body(BIG_BODY_BYTES - 1, 4), 4)).toBe("ok");
       expect(buffers.counts).toEqual({ lent: 0, free: 0 });
       expect(s.seen[4]?.memory.size).toBeGreaterThan(1);
-    } finally {
-      await s.close();
-    }
-  });
+    }));
 
-  it("gets the buffer back when the client goes away before its body is read", async () => {
-    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
-    const s = await start(buffers);
-    const agent = new Agent();
-    try {
+  it("gets the buffer back when the client goes away halfway through its body", () =>
+    withService(async (s, buffers) => {
       const text = body(BIG_BODY_BYTES + 100, 5);
-      const controller = new AbortController();
-      // Half of the body, then the client aborts.
-      async function* half() {
-        yield Buffer.from(text.slice(0, text.length / 2));
-        await vi.waitFor(() => expect(buffers.counts.lent).toBe(1));
-        controller.abort();
-      }
-      await expect(
-        request(s.url, {
-          method: "POST",
-          body: Readable.from(half()),
-          headers: { "content-type": "application/json", "content-length": String(text.length) },
-          signal: controller.signal,
-          dispatcher: agent,
-        }),
-      ).rejects.toThrow();
+      await s.abandon(text, text.length / 2, () => vi.waitFor(() => expect(buffers.counts.lent).toBe(1)));
       await vi.waitFor(() => expect(buffers.counts).toEqual({ lent: 0, free: 1 }));
       // And it is lent again.
       const again = body(BIG_BODY_BYTES + 7, 6);
       expect(await s.post(again, 6)).toBe("ok");
       expect(s.seen[6]?.text).toBe(again);
       expect(s.seen[6]?.memory.size).toBe(1);
-    } finally {
-      await agent.close();
-      await s.close();
-    }
-  });
+    }));
 
-  it("lends nothing to a request whose client went away before its body was read, and answers it at once", async () => {
-    const buffers = new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 });
-    const s = await start(buffers);
-    const agent = new Agent();
-    try {
+  it("lends nothing to a request whose client went away before its body was read, and answers it at once", () =>
+    withService(async (s, buffers) => {
       const text = body(BIG_BODY_BYTES + 100, 7);
-      const controller = new AbortController();
-      async function* slow() {
-        yield Buffer.from(text.slice(0, 1000));
-        controller.abort();
-      }
-      await expect(
-        request(s.url, {
-          method: "POST",
-          body: Readable.from(slow()),
-          headers: {
-            "content-type": "application/json",
-            "content-length": String(text.length),
-            "x-wait-for-close": "1",
-          },
-          signal: controller.signal,
-          dispatcher: agent,
-        }),
-      ).rejects.toThrow();
+      // The request waits in a preParsing hook until its client is gone, as one waits in the queue.
+      await s.abandon(text, 1000, async () => {}, { "x-wait-for-close": "1" });
       await s.parserRanAfterClose;
       expect(buffers.counts).toEqual({ lent: 0, free: 0 });
       const next = body(BIG_BODY_BYTES + 3, 8);
       expect(await s.post(next, 8)).toBe("ok");
       expect(s.seen[8]?.memory.size).toBe(1);
-    } finally {
-      await agent.close();
-      await s.close();
-    }
-  });
+    }));
 });
