@@ -290,6 +290,30 @@ describe("images of megabytes stay the bytes they arrived in (src/http/json-skel
     ]);
   });
 
+  it("bodies of megabytes read into reused memory never mix: two at once, then one more, each image reaches LM Studio as sent", async () => {
+    // Bodies of 4 MiB or more are read into buffers the service reuses (src/http/body-buffers.ts),
+    // and these images stay views of them until the chat ends.
+    const images = await Promise.all(
+      [1, 2, 3].map(async (seed) => {
+        const pixels = Buffer.alloc(1100 * 1100 * 3);
+        for (let i = 0; i < pixels.length; i += 3)
+          pixels.writeUIntLE((i * 2_654_435_761 + seed * 97) >>> 8, i, 3);
+        const image = await sharp(pixels, { raw: { width: 1100, height: 1100, channels: 3 } })
+          .png()
+          .toBuffer();
+        return image.toString("base64");
+      }),
+    );
+    expect(Math.min(...images.map((i) => i.length))).toBeGreaterThan(4 * 1024 * 1024);
+    const send = (image: string) =>
+      postJson(`${stack.url}/chat/vision`, ask([{ data_base64: image, mime_type: "image/png" }]));
+    const answers = await Promise.all([send(images[0] as string), send(images[1] as string)]);
+    answers.push(await send(images[2] as string));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    const received = stack.emu.chats.map((c) => (c.body as Json).messages[0].content[1].image_url.url);
+    expect(received.sort()).toEqual(images.map((i) => `data:image/png;base64,${i}`).sort());
+  });
+
   it("a WebP still reaches LM Studio as a PNG of the same pixels", async () => {
     await expectWebpSentAsPng(webp);
   });
