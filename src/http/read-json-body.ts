@@ -24,8 +24,8 @@ export function readJsonBody(
     done(new FST_ERR_CTP_BODY_TOO_LARGE());
     return;
   }
-  // A client that went away while the request waited (in the queue, say) left a stream that will
-  // never emit again: answer now instead of waiting for it forever.
+  // A client that went away before its body was read (while a hook before this one waited, say)
+  // left a stream that will never emit again: answer now instead of waiting for it forever.
   if ((payload as { destroyed?: boolean }).destroyed) {
     done(Object.assign(new Error("The client went away before its body was read"), { statusCode: 400 }));
     return;

@@ -28,7 +28,7 @@ async function start(buffers: BodyBuffers) {
   const parserRanAfterClose = new Promise<void>((resolve) => {
     parsedAfterClose = resolve;
   });
-  // A request that waits here (as one waits in the queue) until its client is gone.
+  // A request that waits here, before its body is read, until its client is gone.
   app.addHook("preParsing", async (req, reply, payload) => {
     if (req.headers["x-wait-for-close"]) await new Promise((r) => reply.raw.once("close", r));
     return payload;
@@ -157,7 +157,7 @@ describe("lendBodyBuffersPlugin", () => {
   it("lends nothing to a request whose client went away before its body was read, and answers it at once", () =>
     withService(async (s, buffers) => {
       const text = body(BIG_BODY_BYTES + 100, 7);
-      // The request waits in a preParsing hook until its client is gone, as one waits in the queue.
+      // The request waits in a preParsing hook until its client is gone, then its body is read.
       await s.abandon(text, 1000, async () => {}, { "x-wait-for-close": "1" });
       await s.parserRanAfterClose;
       expect(buffers.counts).toEqual({ lent: 0, free: 0 });
