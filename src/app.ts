@@ -24,10 +24,9 @@ import { REQUEST_ID_HEADER, requestIdOf, withRequestId } from "./http/request-id
 import { zodValidatorCompiler } from "./http/validation.ts";
 import { accessLogPlugin } from "./plugins/access-log.ts";
 import { authPlugin } from "./plugins/auth.ts";
+import { bigBodiesPlugin, exposedCollector } from "./plugins/big-bodies.ts";
 import { bodyChecksPlugin } from "./plugins/body-checks.ts";
-import { collectBigBodiesPlugin, exposedCollector } from "./plugins/collect-big-bodies.ts";
 import { docsPlugin, isDocsPath } from "./plugins/docs.ts";
-import { lendBodyBuffersPlugin } from "./plugins/lend-body-buffers.ts";
 import { lifecyclePlugin } from "./plugins/lifecycle.ts";
 import { httpMetricsPlugin, registerMetricsRoute } from "./plugins/metrics.ts";
 import { requestIdPlugin } from "./plugins/request-id.ts";
@@ -169,9 +168,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   });
   await app.register(bodyChecksPlugin);
   await app.register(serverTimingPlugin);
-  await app.register(collectBigBodiesPlugin, { collect: exposedCollector() });
-  // Two images at once read into reused memory; a third keeps its chunks. Idle for 30 s, freed.
-  await app.register(lendBodyBuffersPlugin, { buffers: new BodyBuffers({ maxBuffers: 2, idleMs: 30_000 }) });
+  await app.register(bigBodiesPlugin, {
+    // Two images at once read into reused memory; a third keeps its chunks. Idle for 30 s, freed.
+    buffers: new BodyBuffers({ maxBuffers: 2, idleMs: 30_000 }),
+    collect: exposedCollector(),
+  });
   await app.register(cors, {
     origin: config.corsOrigins.includes("*") ? "*" : config.corsOrigins,
     // Credentials are only ever allowed for an explicit list of origins, never for "*".

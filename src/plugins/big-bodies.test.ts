@@ -5,8 +5,7 @@ import { describe, expect, it, vi } from "vitest";
 import { BodyBuffers } from "../http/body-buffers.ts";
 import type { JsonSkeleton } from "../http/json-skeleton.ts";
 import { readJsonBody } from "../http/read-json-body.ts";
-import { BIG_BODY_BYTES } from "./collect-big-bodies.ts";
-import { lendBodyBuffersPlugin } from "./lend-body-buffers.ts";
+import { BIG_BODY_BYTES, bigBodiesPlugin } from "./big-bodies.ts";
 
 /** A JSON body of `bytes` bytes whose every byte depends on `seed`. */
 function body(bytes: number, seed: number): string {
@@ -22,7 +21,7 @@ async function start(buffers: BodyBuffers) {
   /** Requests whose handler waits until released: a body in use while others arrive. */
   const holds = new Map<number, () => void>();
   const app = Fastify({ bodyLimit: 4 * BIG_BODY_BYTES });
-  await app.register(lendBodyBuffersPlugin, { buffers });
+  await app.register(bigBodiesPlugin, { buffers, collect: undefined });
   app.removeContentTypeParser("application/json");
   let parsedAfterClose: (() => void) | undefined;
   const parserRanAfterClose = new Promise<void>((resolve) => {
@@ -106,7 +105,7 @@ async function withService(
   }
 }
 
-describe("lendBodyBuffersPlugin", () => {
+describe("bigBodiesPlugin: a lent buffer", () => {
   it("reads a body of megabytes into a lent buffer, the same one for the next body, and gives it back when the response closes", () =>
     withService(async (s, buffers) => {
       const texts = [body(BIG_BODY_BYTES + 10, 0), body(BIG_BODY_BYTES + 5_000, 1)];
@@ -165,4 +164,48 @@ describe("lendBodyBuffersPlugin", () => {
       expect(await s.post(next, 8)).toBe("ok");
       expect(s.seen[8]?.memory.size).toBe(1);
     }));
+});
+
+describe("bigBodiesPlugin: a minor collection", () => {
+  it("runs one minor collection after the response to a body of megabytes, and none for small bodies", async () => {
+    const calls: Array<{ type: string; answered: number }> = [];
+    let answered = 0;
+    let collected: () => void = () => {};
+    const firstCollection = new Promise<void>((resolve) => {
+      collected = resolve;
+    });
+    const app = Fastify({ bodyLimit: 2 * BIG_BODY_BYTES });
+    await app.register(bigBodiesPlugin, {
+      buffers: new BodyBuffers({ maxBuffers: 1, idleMs: 60_000 }),
+      collect: (options) => {
+        calls.push({ ...options, answered });
+        collected();
+      },
+    });
+    app.addContentTypeParser("text/plain", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+    app.post("/", async (req, reply) => {
+      reply.raw.once("finish", () => answered++);
+      return { bytes: (req.body as Buffer).length };
+    });
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    const { port } = app.server.address() as { port: number };
+    const post = async (bytes: number) => {
+      const r = await request(`http://127.0.0.1:${port}/`, {
+        method: "POST",
+        body: Buffer.alloc(bytes, 97),
+        headers: { "content-type": "text/plain" },
+      });
+      return (await r.body.json()) as { bytes: number };
+    };
+    try {
+      expect(await post(BIG_BODY_BYTES - 1)).toEqual({ bytes: BIG_BODY_BYTES - 1 });
+      expect(await post(1000)).toEqual({ bytes: 1000 });
+      expect(await post(BIG_BODY_BYTES)).toEqual({ bytes: BIG_BODY_BYTES });
+      await firstCollection;
+      // One call, after all three answers: the small bodies scheduled none, the big one ran after its response.
+      expect(calls).toEqual([{ type: "minor", answered: 3 }]);
+    } finally {
+      await app.close();
+    }
+  });
 });
